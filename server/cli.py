@@ -1,0 +1,44 @@
+"""Flask CLI commands: migrations and demo data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    """Alembic config pointing at this repo's migrations and the given database."""
+    cfg = AlembicConfig(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Run Alembic migrations up to ``revision``."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the project's commands to ``flask``."""
+
+    @app.cli.command("db-upgrade")
+    @click.option("--revision", default="head")
+    def db_upgrade(revision: str) -> None:
+        """Apply migrations to DATABASE_URL."""
+        upgrade_database(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @app.cli.command("seed")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when a tenant already exists.")
+    def seed(if_empty: bool) -> None:
+        """Load the deterministic demo tenants."""
+        from server.seed import seed_demo
+
+        summary = seed_demo(if_empty=if_empty)
+        click.echo(summary)

@@ -1,0 +1,85 @@
+"""Shared HTTP plumbing for every blueprint: pagination, sorting, ETags, lookups."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from flask import request
+from flask_smorest import Blueprint as _Blueprint
+from sqlalchemy import Select, func, select
+
+from server.db import db
+from server.errors import NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
+
+T = TypeVar("T")
+
+
+class Blueprint(_Blueprint):
+    """flask-smorest Blueprint with this API's pagination defaults."""
+
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 200}
+
+
+def paginate(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
+    """Run a SELECT for one page and record the total for the X-Pagination header."""
+    session = db.session()
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    pagination_parameters.item_count = int(total or 0)
+    page, size = pagination_parameters.page, pagination_parameters.page_size
+    return list(session.scalars(stmt.limit(size).offset((page - 1) * size)).unique())
+
+
+def apply_sort(
+    stmt: Select[Any], sort: str | None, allowed: dict[str, Any], default: list[Any], tiebreak: Any
+) -> Select[Any]:
+    """Order by ``sort`` ("-priority,created_at"); unknown keys answer 422 invalid_sort."""
+    if not sort:
+        return stmt.order_by(*default, tiebreak)
+    clauses = []
+    for raw in sort.split(","):
+        key = raw.strip()
+        desc = key.startswith("-")
+        key = key.lstrip("-+")
+        if key not in allowed:
+            raise ValidationFailed(
+                f"Cannot sort by '{key}'.",
+                code="invalid_sort",
+                errors={"sort": [f"Allowed: {', '.join(sorted(allowed))}."]},
+            )
+        column = allowed[key]
+        clauses.append(column.desc().nulls_last() if desc else column.asc().nulls_last())
+    return stmt.order_by(*clauses, tiebreak)
+
+
+def get_or_404(model: type[T], ident: uuid.UUID, *, what: str | None = None) -> T:
+    """Load one tenant-scoped row or answer 404 (other tenants' rows look absent)."""
+    obj = db.session.get(model, ident)
+    if obj is None:
+        name = what or getattr(model, "__tablename__", "resource").rstrip("s")
+        raise NotFound(f"No {name.replace('_', ' ')} with id {ident}.")
+    return obj
+
+
+def etag_of(version: int, ident: uuid.UUID) -> str:
+    """A strong ETag from id and version counter (cheap, exact)."""
+    return f'"{ident.hex}-{version}"'
+
+
+def check_if_match(current_etag: str, *, required: bool) -> None:
+    """412 when If-Match names another version; 428 when it is required and absent."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        if required:
+            raise PreconditionRequired(
+                "Send If-Match with the ETag you read, so a concurrent change is not lost."
+            )
+        return
+    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    if "*" in candidates:
+        return
+    if current_etag not in candidates:
+        raise PreconditionFailed(
+            "The resource changed since you read it; re-read and retry.",
+            current_etag=current_etag,
+        )

@@ -1,0 +1,72 @@
+"""Schema building blocks shared by every domain: strict numbers, points, timestamps."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from geo import Point
+
+
+class StrictFloat(fields.Float):
+    """A JSON number only: strings, booleans, NaN and infinities are refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("Not a valid number.")
+        if not math.isfinite(value):
+            raise ValidationError("Must be a finite number.")
+        return float(value)
+
+
+def StrictInt(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field class
+    """An integer field that refuses strings and floats."""
+    return fields.Integer(strict=True, **kwargs)
+
+
+class PointSchema(Schema):
+    """A WGS84 position."""
+
+    lat = StrictFloat(required=True, validate=validate.Range(-90, 90))
+    lon = StrictFloat(required=True, validate=validate.Range(-180, 180))
+
+
+def point_of(data: dict[str, Any] | None) -> Point | None:
+    """Turn a loaded PointSchema dict into a geo.Point."""
+    return None if data is None else Point(lat=data["lat"], lon=data["lon"])
+
+
+def point_dict(point: Point | None) -> dict[str, float] | None:
+    """Serialise a geo.Point for responses."""
+    return None if point is None else {"lat": point.lat, "lon": point.lon}
+
+
+def Timestamp(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802
+    """ISO-8601 with an explicit offset; naive times are ambiguous and refused."""
+    return fields.AwareDateTime(format="iso", **kwargs)
+
+
+def check_order(data: dict[str, Any], start: str, end: str) -> None:
+    """Raise a field error when ``end`` is not after ``start``."""
+    if data.get(start) is not None and data.get(end) is not None and data[end] <= data[start]:
+        raise ValidationError(f"{end} must be after {start}.", field_name=end)
+
+
+class WindowPairsMixin(Schema):
+    """Validates every *_start/*_end pair present in the payload."""
+
+    _PAIRS: tuple[tuple[str, str], ...] = ()
+
+    @validates_schema
+    def _windows(self, data: dict[str, Any], **kwargs: Any) -> None:
+        for start, end in self._PAIRS:
+            check_order(data, start, end)
+
+
+class ListArgsSchema(Schema):
+    """Query arguments every list endpoint accepts."""
+
+    sort = fields.String(metadata={"description": "Comma-separated keys; '-' for descending."})
+    q = fields.String(validate=validate.Length(max=200), metadata={"description": "Text search."})

@@ -1,0 +1,131 @@
+"""Work orders, their helpers, the append-only event history and number counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Base, TenantScoped, Timestamps, UUIDPk, utcnow
+
+ORDER_TYPES = ("repair", "installation", "maintenance", "inspection")
+PRIORITIES = ("low", "normal", "high", "urgent")
+SUPPORT_TIERS = ("L1", "L2", "L3")
+CHANNELS = ("phone", "email", "web", "qr", "api", "preventive", "mobile")
+
+
+class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
+    """A unit of service work, from request to closure."""
+
+    __tablename__ = "work_orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_work_orders_tenant_status", "tenant_id", "status"),
+        Index("ix_work_orders_tenant_sched", "tenant_id", "scheduled_start"),
+    )
+
+    number: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    order_type: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    category: Mapped[str | None] = mapped_column(String(64))
+    support_tier: Mapped[str] = mapped_column(String(2), default="L2")
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    channel: Mapped[str] = mapped_column(String(16), default="api")
+    # [{"skill": code, "min_level": int}]
+    required_skills: Mapped[list[Any]] = mapped_column(default=list)
+    estimated_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+
+    requested_start: Mapped[dt.datetime | None]
+    requested_end: Mapped[dt.datetime | None]
+    scheduled_start: Mapped[dt.datetime | None]
+    scheduled_end: Mapped[dt.datetime | None]
+    actual_start: Mapped[dt.datetime | None]
+    actual_end: Mapped[dt.datetime | None]
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="RESTRICT"), index=True
+    )
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="RESTRICT"), index=True
+    )
+    equipment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("equipment.id", ondelete="RESTRICT"), index=True
+    )
+    lead_technician_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("technicians.id", ondelete="RESTRICT"), index=True
+    )
+    # Copied from the site so map/bbox queries hit one spatial index without a join.
+    location: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=True), nullable=True
+    )
+
+    resolution_summary: Mapped[str | None] = mapped_column(Text)
+    hold_reason: Mapped[str | None] = mapped_column(String(16))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # Optimistic concurrency: every UPDATE checks and bumps it; exposed as the ETag.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    helpers: Mapped[list[WorkOrderHelper]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="WorkOrderHelper.technician_id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class WorkOrderHelper(TenantScoped, Base):
+    """A technician assisting the lead on an order."""
+
+    __tablename__ = "work_order_helpers"
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    technician_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class WorkOrderEvent(UUIDPk, TenantScoped, Base):
+    """One immutable entry of an order's history: who did what, when, and where."""
+
+    __tablename__ = "work_order_events"
+    __table_args__ = (Index("ix_work_order_events_order_time", "work_order_id", "recorded_at"),)
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    # When it happened (device clock for field events) vs when the server stored it.
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    location: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326), nullable=True)
+    location_accuracy_m: Mapped[float | None]
+
+
+class WorkOrderCounter(TenantScoped, Base):
+    """Last issued sequence number per tenant and year, for WO-YYYY-NNNNNN."""
+
+    __tablename__ = "work_order_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
