@@ -1,10 +1,25 @@
 """Every blueprint the API serves, in registration (and documentation) order."""
 
 from server.auth.views import auth_blp, users_blp
+from server.customers.views import customers_blp, sites_blp
+from server.equipment.views import blp as equipment_blp
+from server.organization.views import custom_fields_blp, skills_blp, territories_blp
+from server.parts.views import blp as parts_blp
+from server.technicians.views import blp as technicians_blp
 from server.tenants.views import blp as tenant_blp
+from server.work_orders.views import blp as work_orders_blp
 
 BLUEPRINTS = [
     auth_blp,
     users_blp,
     tenant_blp,
+    skills_blp,
+    territories_blp,
+    custom_fields_blp,
+    technicians_blp,
+    customers_blp,
+    sites_blp,
+    equipment_blp,
+    work_orders_blp,
+    parts_blp,
 ]

@@ -1,0 +1,5 @@
+"""HTTP endpoints of this domain."""
+
+from server.http import Blueprint
+
+blp = Blueprint("parts", __name__, url_prefix="/parts", description="parts.")
