@@ -117,7 +117,7 @@ def _http_error(exc: HTTPException) -> Response:
     if messages:
         # webargs nests by location ("json", "query", ...); keep that, it helps clients.
         errors = messages
-        if status == 400 and "json" in messages and "_schema" in messages.get("json", {}):
+        if status == 400 and "Invalid JSON" in str(messages.get("json", "")):
             code = "malformed_json"
         message = "The request did not validate; see errors."
     elif status == 400 and "JSON" in (exc.description or ""):

@@ -21,13 +21,20 @@ class Blueprint(_Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 200}
 
 
-def paginate(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
+def paginate(stmt: Select[Any], pagination_parameters: Any, *, rows: bool = False) -> list[Any]:
     """Run a SELECT for one page and record the total for the X-Pagination header."""
     session = db.session()
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     pagination_parameters.item_count = int(total or 0)
     page, size = pagination_parameters.page, pagination_parameters.page_size
-    return list(session.scalars(stmt.limit(size).offset((page - 1) * size)).unique())
+    offset = (page - 1) * size
+    if offset >= pagination_parameters.item_count:
+        # Past the end: empty, and no huge OFFSET that overflows the database's integers.
+        return []
+    page_stmt = stmt.limit(size).offset(offset)
+    if rows:
+        return list(session.execute(page_stmt).all())
+    return list(session.scalars(page_stmt).unique())
 
 
 def apply_sort(
