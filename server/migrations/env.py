@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
 from server.config import load
-from server.db import UTCDateTime, make_engine
+from server.alembic_support import include_object, render_item
+from server.db import make_engine
 from server.models import metadata
 
 config = context.config
@@ -37,30 +36,13 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
-    # Migrations must not import app code: UTCDateTime is only a Python-side adapter.
-    if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
-    return alembic_helpers.render_item(type_, obj, autogen_context)  # type: ignore[no-any-return]
-
-
-def _include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    # Tables present only in the database are SpatiaLite/PostGIS internals; dropping a
-    # model's table is rare enough to be written by hand in its revision.
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)  # type: ignore[no-any-return]
-
-
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=metadata,
-        include_object=_include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
-        render_item=_render_item,
+        render_item=render_item,
         render_as_batch=True,
         compare_type=True,
     )
