@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from server.config import load
 from server.alembic_support import include_object, render_item
+from server.config import load
 from server.db import make_engine
 from server.models import metadata
 

@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from server.alembic_support import include_object
 from server.cli import alembic_config
 from server.db import make_engine
-from server.alembic_support import include_object
 from server.models import metadata
 from tests.conftest import DATABASE_URL, IS_POSTGRES
 
