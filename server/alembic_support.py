@@ -14,7 +14,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
     # Migrations must not import app code: UTCDateTime is only a Python-side adapter.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
-    return alembic_helpers.render_item(type_, obj, autogen_context)  # type: ignore[no-any-return]
+    return alembic_helpers.render_item(type_, obj, autogen_context)
 
 
 def include_object(

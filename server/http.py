@@ -63,8 +63,8 @@ def get_or_404(model: type[T], ident: uuid.UUID, *, what: str | None = None) -> 
     """Load one tenant-scoped row or answer 404 (other tenants' rows look absent)."""
     obj = db.session.get(model, ident)
     if obj is None:
-        name = what or getattr(model, "__tablename__", "resource").rstrip("s")
-        raise NotFound(f"No {name.replace('_', ' ')} with id {ident}.")
+        name = what or model.__name__
+        raise NotFound(f"No {name} with id {ident}.")
     return obj
 
 
