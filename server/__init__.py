@@ -22,6 +22,8 @@ def create_app(config: Any = None) -> Flask:
     """Build a configured Flask app; ``config`` is a name, a Config class or a dict."""
     app = Flask(__name__)
     app.config.from_mapping(config_module.load(config))
+    # Chinese names and addresses stay readable in responses (JSON is UTF-8 anyway).
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     _check_production_safety(app)
     register_extensions(app)
     _blueprints(app)
