@@ -56,7 +56,9 @@ def register_extensions(app: Flask) -> None:
     app.extensions["api"] = Api(app)
 
     from server.auth.principal import authenticate_request
+    from server.http import guard_request_text
 
+    app.before_request(guard_request_text)
     app.before_request(authenticate_request)
 
     @app.teardown_appcontext

@@ -10,9 +10,41 @@ from flask_smorest import Blueprint as _Blueprint
 from sqlalchemy import Select, func, select
 
 from server.db import db
-from server.errors import NotFound, PreconditionFailed, PreconditionRequired, ValidationFailed
+from server.errors import (
+    DomainError,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
+from server.schemas import json_problem, storable_text_error
 
 T = TypeVar("T")
+
+
+# Generous for any real payload; far below where json/webargs would hit the recursion limit.
+MAX_JSON_DEPTH = 64
+
+
+def guard_request_text() -> None:
+    """Refuse, before any handler runs, input no database can store or no parser survives.
+
+    One place instead of every field: NUL and lone surrogates (PostgreSQL rejects them,
+    SQLite silently keeps them), and JSON nested deep enough to exhaust recursion.
+    """
+    for key, value in request.args.items(multi=True):
+        problem = storable_text_error(key) or storable_text_error(value)
+        if problem:
+            raise ValidationFailed(problem, code="invalid_text", errors={"query": {key: [problem]}})
+    if not request.is_json or not request.content_length:
+        return
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError as exc:
+        raise DomainError("The JSON body is nested too deeply.", code="malformed_json") from exc
+    problem = json_problem(body, max_depth=MAX_JSON_DEPTH)
+    if problem:
+        raise ValidationFailed(problem, code="invalid_text", errors={"json": [problem]})
 
 
 class Blueprint(_Blueprint):

@@ -10,6 +10,47 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from geo import Point
 
 
+def storable_text_error(text: str) -> str | None:
+    """Why the databases cannot store this string (NUL, lone surrogates), or None."""
+    if "\x00" in text:
+        return "NUL characters are not allowed."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Not valid Unicode text."
+    return None
+
+
+class Text(fields.String):
+    """A string both databases can store (PostgreSQL refuses NUL and lone surrogates)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = storable_text_error(text)
+        if problem:
+            raise ValidationError(problem)
+        return text
+
+
+def json_problem(value: Any, *, max_depth: int) -> str | None:
+    """Why a decoded JSON document cannot be stored safely (bad text, too deep), or None."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # iterative: a hostile document must not exhaust the Python stack
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            problem = storable_text_error(item)
+            if problem:
+                return problem
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > max_depth:
+            return f"Nested deeper than {max_depth} levels."
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
 class StrictFloat(fields.Float):
     """A JSON number only: strings, booleans, NaN and infinities are refused."""
 
