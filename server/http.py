@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from flask import request
 from flask_smorest import Blueprint as _Blueprint
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from server.db import db
 from server.errors import (
@@ -67,6 +67,14 @@ def paginate(stmt: Select[Any], pagination_parameters: Any, *, rows: bool = Fals
     if rows:
         return list(session.execute(page_stmt).all())
     return list(session.scalars(page_stmt).unique())
+
+
+def text_search(stmt: Select[Any], q: str | None, *columns: Any) -> Select[Any]:
+    """Rows where any column contains ``q`` (case-insensitive; % and _ match literally)."""
+    q = (q or "").strip()
+    if not q:
+        return stmt
+    return stmt.where(or_(*(column.icontains(q, autoescape=True) for column in columns)))
 
 
 def apply_sort(

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from geo import Point
+from geo.sql import point_from_element
 
 
 def storable_text_error(text: str) -> str | None:
@@ -72,6 +73,17 @@ class PointSchema(Schema):
 
     lat = StrictFloat(required=True, validate=validate.Range(-90, 90))
     lon = StrictFloat(required=True, validate=validate.Range(-180, 180))
+
+
+class GeometryPoint(fields.Nested):
+    """A point column: dumps the geometry as ``{lat, lon}``, loads ``{lat, lon}`` as a dict."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(PointSchema, **kwargs)
+
+    # Field and Nested name the first parameter differently; positional use only.
+    def _serialize(self, nested_obj: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return point_dict(point_from_element(nested_obj))
 
 
 def point_of(data: dict[str, Any] | None) -> Point | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from geo import Point
@@ -229,3 +232,19 @@ def aware(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt
 def new_id() -> str:
     """A random UUID string."""
     return str(uuid.uuid4())
+
+
+@contextlib.contextmanager
+def count_queries(connection: Any) -> Iterator[list[str]]:
+    """Collect every SQL statement run on the test connection."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", record)

@@ -7,9 +7,8 @@ from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from geo.sql import point_from_element
 from server.equipment.schemas import EquipmentSummarySchema
-from server.schemas import ListArgsSchema, PointSchema, Text, Timestamp, point_dict
+from server.schemas import GeometryPoint, ListArgsSchema, Text, Timestamp
 
 TIERS = ("standard", "vip")
 TIMEZONES = validate.OneOf(sorted(available_timezones()), error="Unknown IANA time zone.")
@@ -89,17 +88,6 @@ class CustomerQueryArgsSchema(ListArgsSchema):
     tier = fields.String(validate=validate.OneOf(TIERS))
 
 
-class SiteLocationField(fields.Nested):
-    """A point: loads ``{lat, lon}``, dumps a geometry column as ``{lat, lon}``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(PointSchema, **kwargs)
-
-    # Field and Nested name the first parameter differently; positional use only.
-    def _serialize(self, nested_obj: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return point_dict(point_from_element(nested_obj))
-
-
 class SiteSchema(Schema):
     """A site as the API shows it; ``distance_m`` only in ``near`` searches."""
 
@@ -107,7 +95,7 @@ class SiteSchema(Schema):
     customer_id = fields.UUID(dump_only=True)
     name = fields.String(dump_only=True)
     address = fields.String(dump_only=True)
-    location = SiteLocationField(dump_only=True, allow_none=True)
+    location = GeometryPoint(dump_only=True, allow_none=True)
     access_notes = fields.String(dump_only=True, allow_none=True)
     timezone = fields.String(dump_only=True)
     territory_id = fields.UUID(dump_only=True, allow_none=True)
@@ -124,7 +112,7 @@ class SiteCreateSchema(Schema):
     customer_id = fields.UUID(required=True)
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     address = Text(required=True, validate=validate.Length(min=1, max=500))
-    location = SiteLocationField(required=True)
+    location = GeometryPoint(required=True)
     access_notes = Text(allow_none=True, validate=validate.Length(max=5_000))
     timezone = fields.String(validate=TIMEZONES)
     territory_id = fields.UUID(allow_none=True)
@@ -135,7 +123,7 @@ class SiteUpdateSchema(Schema):
 
     name = Text(validate=validate.Length(min=1, max=200))
     address = Text(validate=validate.Length(min=1, max=500))
-    location = SiteLocationField()
+    location = GeometryPoint()
     access_notes = Text(allow_none=True, validate=validate.Length(max=5_000))
     timezone = fields.String(validate=TIMEZONES)
     territory_id = fields.UUID(allow_none=True)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, func, not_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -22,7 +22,7 @@ from server.customers.models import Customer, Site
 from server.db import UUIDPk, db, utcnow
 from server.equipment.models import Equipment
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.http import apply_sort, paginate
+from server.http import apply_sort, paginate, text_search
 from server.organization.models import Territory
 from server.schemas import point_of
 from server.tenants.models import Tenant
@@ -116,14 +116,7 @@ def list_customers(*, args: dict[str, Any], pagination: Any) -> list[Any]:
     stmt = select(Customer)
     if "tier" in args:
         stmt = stmt.where(Customer.tier == args["tier"])
-    q = (args.get("q") or "").strip()
-    if q:
-        stmt = stmt.where(
-            or_(
-                Customer.name.icontains(q, autoescape=True),
-                Customer.code.icontains(q, autoescape=True),
-            )
-        )
+    stmt = text_search(stmt, args.get("q"), Customer.name, Customer.code)
     stmt = apply_sort(stmt, args.get("sort"), CUSTOMER_SORTS, [CUSTOMER_SORTS["name"]], Customer.id)
     return paginate(stmt, pagination)
 
@@ -298,11 +291,7 @@ def list_sites(*, args: dict[str, Any], pagination: Any) -> list[Any]:
     for key in ("customer_id", "territory_id"):
         if key in args:
             stmt = stmt.where(getattr(Site, key) == args[key])
-    q = (args.get("q") or "").strip()
-    if q:
-        stmt = stmt.where(
-            or_(Site.name.icontains(q, autoescape=True), Site.address.icontains(q, autoescape=True))
-        )
+    stmt = text_search(stmt, args.get("q"), Site.name, Site.address)
     if "bbox" in args:
         try:
             stmt = stmt.where(_in_box(BBox.parse(args["bbox"]), dialect))

@@ -33,7 +33,7 @@ from server.customers.service import (
 from server.db import utcnow
 from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.errors import Conflict, ValidationFailed
-from server.http import apply_sort, paginate
+from server.http import apply_sort, paginate, text_search
 from server.parts.models import Part, PartUsage
 from server.tenants.models import Tenant
 from server.work_orders.models import WorkOrder, WorkOrderEvent
@@ -67,14 +67,7 @@ def list_equipment(
             stmt = stmt.where(Equipment.warranty_end >= today)
         else:
             stmt = stmt.where(Equipment.warranty_end < today)
-    q = (args.get("q") or "").strip()
-    if q:
-        stmt = stmt.where(
-            or_(
-                Equipment.name.icontains(q, autoescape=True),
-                Equipment.serial_number.icontains(q, autoescape=True),
-            )
-        )
+    stmt = text_search(stmt, args.get("q"), Equipment.name, Equipment.serial_number)
     stmt = apply_sort(
         stmt, args.get("sort"), EQUIPMENT_SORTS, [EQUIPMENT_SORTS["name"]], Equipment.id
     )

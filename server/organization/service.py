@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from geo import Point
 from geo.sql import contains_point, polygon_element
 from server.errors import Conflict, ValidationFailed
-from server.http import apply_sort
+from server.http import apply_sort, text_search
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.organization.schemas import options_problem
 
@@ -31,19 +31,13 @@ CUSTOM_FIELD_SORTS = {
 }
 
 
-def _contains_text(columns: Iterable[Any], q: str | None) -> Any:
-    return or_(*(column.icontains(q, autoescape=True) for column in columns)) if q else None
-
-
 # --- skills -----------------------------------------------------------------------------
 
 
 def skill_query(*, filters: dict[str, Any]) -> Select[tuple[Skill]]:
     """The sorted, filtered skill list as a statement (tenant scoping is automatic)."""
     stmt = select(Skill)
-    text = _contains_text((Skill.code, Skill.name), filters.get("q"))
-    if text is not None:
-        stmt = stmt.where(text)
+    stmt = text_search(stmt, filters.get("q"), Skill.code, Skill.name)
     return apply_sort(stmt, filters.get("sort"), SKILL_SORTS, [Skill.code], Skill.id)
 
 
@@ -87,9 +81,7 @@ def resolve_skill_codes(*, db_session: Session, codes: list[str]) -> dict[str, S
 def territory_query(*, filters: dict[str, Any], dialect: str) -> Select[tuple[Territory]]:
     """The sorted, filtered territory list; lat/lon keeps those whose boundary holds it."""
     stmt = select(Territory)
-    text = _contains_text((Territory.code, Territory.name), filters.get("q"))
-    if text is not None:
-        stmt = stmt.where(text)
+    stmt = text_search(stmt, filters.get("q"), Territory.code, Territory.name)
     if "lat" in filters and "lon" in filters:
         point = Point(lat=filters["lat"], lon=filters["lon"])
         stmt = stmt.where(contains_point(Territory.boundary, point, dialect))
@@ -141,9 +133,7 @@ def custom_field_query(*, filters: dict[str, Any]) -> Select[tuple[CustomFieldDe
     """The sorted, filtered list of custom field definitions."""
     model = CustomFieldDefinition
     stmt = select(model)
-    text = _contains_text((model.key, model.label), filters.get("q"))
-    if text is not None:
-        stmt = stmt.where(text)
+    stmt = text_search(stmt, filters.get("q"), model.key, model.label)
     for key in ("entity", "field_type", "active"):
         if key in filters:
             stmt = stmt.where(getattr(model, key) == filters[key])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict
-from server.http import apply_sort
+from server.http import apply_sort, text_search
 from server.parts.models import Part
 
 CENT = Decimal("0.01")
@@ -38,11 +38,7 @@ def _has_model(model: str, dialect: str) -> ColumnElement[bool]:
 def part_query(*, filters: dict[str, Any], dialect: str) -> Select[tuple[Part]]:
     """The sorted, filtered catalogue as a statement (tenant scoping is automatic)."""
     stmt = select(Part)
-    if filters.get("q"):
-        q = filters["q"]
-        stmt = stmt.where(
-            or_(Part.sku.icontains(q, autoescape=True), Part.name.icontains(q, autoescape=True))
-        )
+    stmt = text_search(stmt, filters.get("q"), Part.sku, Part.name)
     for key in ("serialized", "active"):
         if key in filters:
             stmt = stmt.where(getattr(Part, key) == filters[key])

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from geo.sql import point_from_element
 from server.organization.schemas import (
     SkillSchema,
     StrictBool,
     TerritorySchema,
     name_field,
 )
-from server.schemas import ListArgsSchema, PointSchema, StrictInt, Timestamp
+from server.schemas import GeometryPoint, ListArgsSchema, StrictInt, Timestamp
 
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -38,26 +36,6 @@ class HourMinute(fields.String):
         if match is None:
             raise ValidationError('Use 24-hour "HH:MM".')
         return dt.time(int(match[1]), int(match[2]))
-
-
-class GeometryPoint(fields.Nested):
-    """A point column shown and accepted as {lat, lon}."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(PointSchema, **kwargs)
-
-    def get_value(
-        self,
-        obj: Any,
-        attr: str,
-        accessor: Callable[[Any, str, Any], Any] | None = None,
-        default: Any = missing,
-    ) -> Any:
-        """The column's point as a geo.Point, which PointSchema dumps."""
-        value = super().get_value(obj, attr, accessor, default)
-        if value is missing or value is None:
-            return value
-        return point_from_element(value)
 
 
 class ShiftSchema(Schema):

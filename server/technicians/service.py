@@ -13,7 +13,7 @@ from server.auth.models import User
 from server.auth.principal import Principal
 from server.db import utcnow
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.http import apply_sort
+from server.http import apply_sort, text_search
 from server.organization.models import Skill, Territory
 from server.organization.service import resolve_skill_codes
 from server.schemas import point_of
@@ -26,8 +26,7 @@ SORTS = {"name": Technician.name, "created_at": Technician.created_at}
 def technician_query(*, filters: dict[str, Any]) -> Select[tuple[Technician]]:
     """The sorted, filtered technician list as a statement (tenant scoping is automatic)."""
     stmt = select(Technician)
-    if filters.get("q"):
-        stmt = stmt.where(Technician.name.icontains(filters["q"], autoescape=True))
+    stmt = text_search(stmt, filters.get("q"), Technician.name)
     if "active" in filters:
         stmt = stmt.where(Technician.active == filters["active"])
     if "skill" in filters:

@@ -10,19 +10,12 @@ from geoalchemy2 import Geometry
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from geo import Point
-from geo.sql import point_from_element
 from server.db import Base, TenantScoped, Timestamps, UUIDPk, utcnow
 
 ORDER_TYPES = ("repair", "installation", "maintenance", "inspection")
 PRIORITIES = ("low", "normal", "high", "urgent")
 SUPPORT_TIERS = ("L1", "L2", "L3")
 CHANNELS = ("phone", "email", "web", "qr", "api", "preventive", "mobile")
-
-
-def point_dict(point: Point | None) -> dict[str, float] | None:
-    """{lat, lon} for responses."""
-    return None if point is None else {"lat": point.lat, "lon": point.lon}
 
 
 class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
@@ -93,11 +86,6 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
         """Ids of helping technicians."""
         return [h.technician_id for h in self.helpers]
 
-    @property
-    def location_point(self) -> dict[str, float] | None:
-        """The order's position as {lat, lon}."""
-        return point_dict(point_from_element(self.location))
-
 
 class WorkOrderHelper(TenantScoped, Base):
     """A technician assisting the lead on an order."""
@@ -134,11 +122,6 @@ class WorkOrderEvent(UUIDPk, TenantScoped, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     location: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326), nullable=True)
     location_accuracy_m: Mapped[float | None]
-
-    @property
-    def location_point(self) -> dict[str, float] | None:
-        """Where the actor was, as {lat, lon}."""
-        return point_dict(point_from_element(self.location))
 
 
 class WorkOrderCounter(TenantScoped, Base):

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.schemas import (
+    GeometryPoint,
     ListArgsSchema,
     PointSchema,
     StrictFloat,
@@ -58,7 +59,7 @@ class WorkOrderSchema(Schema):
     equipment_id = fields.UUID(allow_none=True)
     lead_technician_id = fields.UUID(allow_none=True)
     helper_ids = fields.List(fields.UUID())
-    location = fields.Nested(PointSchema, allow_none=True, attribute="location_point")
+    location = GeometryPoint(allow_none=True)
     resolution_summary = fields.String(allow_none=True)
     hold_reason = fields.String(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
@@ -172,7 +173,7 @@ class WorkOrderEventSchema(Schema):
     occurred_at = Timestamp()
     recorded_at = Timestamp()
     payload = fields.Dict()
-    location = fields.Nested(PointSchema, allow_none=True, attribute="location_point")
+    location = GeometryPoint(allow_none=True)
     location_accuracy_m = fields.Float(allow_none=True)
 
 

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from server.customers.models import Site
 from server.db import system_scope, utcnow
 from server.equipment.models import Equipment
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.http import text_search
 from server.technicians.models import Technician
 from server.tenants.models import Tenant
 from server.work_orders.models import (
@@ -539,11 +540,7 @@ def list_query(
     for key, column, op in bounds:
         if key in args:
             stmt = stmt.where(column >= args[key] if op == ">=" else column < args[key])
-    if args.get("q"):
-        like = f"%{args['q'].lower()}%"
-        stmt = stmt.where(
-            func.lower(WorkOrder.title).like(like) | func.lower(WorkOrder.number).like(like)
-        )
+    stmt = text_search(stmt, args.get("q"), WorkOrder.title, WorkOrder.number)
     if args.get("bbox"):
         bbox = _geo_arg(BBox.parse, args["bbox"], "bbox")
         stmt = stmt.where(

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from server.customers.models import Customer
 from server.work_orders.models import WorkOrderHelper
 from tests import factories as f
+from tests.factories import count_queries
 
 BASE = "/api/v1/customers"
 NOW = dt.datetime.now(dt.UTC)
-
-
-@contextlib.contextmanager
-def count_queries(connection: Any) -> Iterator[list[str]]:
-    """Collect every SQL statement run on the test connection."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
 
 
 def new_customer(api: Any, **fields: Any) -> Any:

@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from geo import Point
 from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.parts.models import Part, PartUsage
 from server.work_orders.models import WorkOrderEvent, WorkOrderHelper
 from tests import factories as f
+from tests.factories import count_queries
 
 BASE = "/api/v1/equipment"
 TODAY = dt.datetime.now(dt.UTC).date()
-
-
-@contextlib.contextmanager
-def count_queries(connection: Any) -> Iterator[list[str]]:
-    """Collect every SQL statement run on the test connection."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
 
 
 def nested(depth: int) -> Any:

@@ -388,3 +388,11 @@ def test_page_far_past_the_end_is_empty_not_an_error(world: Any, place: Any) -> 
     r = world.dispatcher.get(f"{BASE}?page=33146447093561419248367346227609600")
     assert r.status_code == 200 and r.json == []
     assert world.dispatcher.get(f"{BASE}?page=0").status_code == 422
+
+
+def test_text_search_treats_wildcards_literally(world: Any, place: Any) -> None:
+    create(world.agent, place, title="Door 50% open")
+    create(world.agent, place, title="Door stuck")
+    assert [o["title"] for o in world.dispatcher.get(f"{BASE}?q=50%25").json] == ["Door 50% open"]
+    assert world.dispatcher.get(f"{BASE}?q=%25").json[0]["title"] == "Door 50% open"
+    assert len(world.dispatcher.get(f"{BASE}?q=_").json) == 0
