@@ -51,6 +51,11 @@ class Config:
         },
         "security": [{"bearerAuth": []}],
     }
+    # Sync: finished orders stay on devices this long; check-ins within this radius count
+    # as on site; change-log entries older than the tombstone window are pruned.
+    SYNC_HISTORY_DAYS = int(os.environ.get("SYNC_HISTORY_DAYS", "30"))
+    SYNC_GEOFENCE_M = float(os.environ.get("SYNC_GEOFENCE_M", "200"))
+    SYNC_TOMBSTONE_DAYS = int(os.environ.get("SYNC_TOMBSTONE_DAYS", "30"))
     # Pagination defaults for every list endpoint.
     PAGINATION_MAX_PAGE_SIZE = 200
 

@@ -1,11 +1,14 @@
 """Import every domain's models so Base.metadata is complete (Alembic target)."""
 
 from server.auth.models import RefreshToken, User
+from server.blobs.models import Blob
 from server.customers.models import Customer, Site
 from server.db import Base
 from server.equipment.models import Equipment, EquipmentConfigRevision
+from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
+from server.sync.models import SyncChange, SyncConflict, SyncCounter, SyncPush, SyncScopeExit
 from server.technicians.models import Shift, Technician, TechnicianSkill
 from server.tenants.models import Tenant
 from server.work_orders.models import WorkOrder, WorkOrderCounter, WorkOrderEvent, WorkOrderHelper
@@ -14,6 +17,16 @@ metadata = Base.metadata
 
 __all__ = [
     "Base",
+    "Blob",
+    "CheckIn",
+    "StatusEvent",
+    "SyncChange",
+    "SyncConflict",
+    "SyncCounter",
+    "SyncPush",
+    "SyncScopeExit",
+    "WorkOrderNote",
+    "WorkOrderPhoto",
     "Customer",
     "CustomFieldDefinition",
     "Equipment",
@@ -35,3 +48,6 @@ __all__ = [
     "WorkOrderHelper",
     "metadata",
 ]
+
+# Registers the flush hook that feeds the sync change log; every writer imports models.
+import server.sync.changelog  # noqa: E402, F401

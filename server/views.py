@@ -5,6 +5,7 @@ from server.customers.views import customers_blp, sites_blp
 from server.equipment.views import blp as equipment_blp
 from server.organization.views import custom_fields_blp, skills_blp, territories_blp
 from server.parts.views import blp as parts_blp
+from server.sync.views import blp as sync_blp
 from server.technicians.views import blp as technicians_blp
 from server.tenants.views import blp as tenant_blp
 from server.work_orders.views import blp as work_orders_blp
@@ -22,4 +23,5 @@ BLUEPRINTS = [
     equipment_blp,
     work_orders_blp,
     parts_blp,
+    sync_blp,
 ]

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, not_, select, update
+from sqlalchemy import ColumnElement, func, not_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -405,11 +405,14 @@ def update_site(*, db_session: Session, site: Site, data: dict[str, Any]) -> Sit
 
 def _relocate_open_orders(db_session: Session, site: Site) -> None:
     # Orders copy the site position for the map index; open ones must follow a move
-    # (finished ones keep where the work was done). Their version bumps: the
-    # representation changed, so a client's old ETag must no longer match.
-    db_session.execute(
-        update(WorkOrder)
-        .where(WorkOrder.site_id == site.id, WorkOrder.status.in_([s.value for s in OPEN]))
-        .values(location=site.location, version=WorkOrder.version + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    # (finished ones keep where the work was done). Written through the ORM so their
+    # version (ETag) bumps and the sync change log sees every moved order.
+    orders = db_session.scalars(
+        select(WorkOrder).where(
+            WorkOrder.site_id == site.id, WorkOrder.status.in_([s.value for s in OPEN])
+        )
     )
+    now = utcnow()
+    for order in orders:
+        order.location = site.location
+        order.updated_at = now

@@ -69,6 +69,9 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
     hold_reason: Mapped[str | None] = mapped_column(String(16))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Technician-owned: written from the field (offline), merged per column by sync.
+    technician_notes: Mapped[str | None] = mapped_column(Text)
+    checklist_answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -377,6 +377,20 @@ def transition(
     *, db_session: Session, principal: Principal, order: WorkOrder, data: dict[str, Any]
 ) -> WorkOrder:
     """Move an order through the lifecycle table; writes one status_changed event."""
+    apply_transition(db_session=db_session, principal=principal, order=order, data=data)
+    db_session.commit()
+    return order
+
+
+def apply_transition(
+    *,
+    db_session: Session,
+    principal: Principal,
+    order: WorkOrder,
+    data: dict[str, Any],
+    source_event: str | None = None,
+) -> None:
+    """The transition without committing (sync applies many in one push transaction)."""
     now = utcnow()
     occurred_at: dt.datetime = data.get("occurred_at") or now
     if occurred_at > now + CLOCK_SKEW:
@@ -428,6 +442,8 @@ def transition(
         payload["reason"] = data["reason"]
     if riders:
         payload["changes"] = riders
+    if source_event:
+        payload["status_event_id"] = source_event
     order.status = target.value
     order.updated_at = now
     location = Point(**data["location"]) if data.get("location") else None
@@ -443,8 +459,6 @@ def transition(
         location=location,
         accuracy_m=data.get("accuracy_m"),
     )
-    db_session.commit()
-    return order
 
 
 def _refuse(code: str | None, source: Status, target: Status, missing: list[str]) -> None:

@@ -74,6 +74,11 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/api/v1/work-orders/<uuid:order_id>/transitions"): ALL,
     ("POST", "/api/v1/work-orders/<uuid:order_id>/transitions"): ALL,
     ("GET", "/api/v1/work-orders/<uuid:order_id>/events"): ALL,
+    # Any signed-in user may call sync; the service then refuses non-technicians (403).
+    ("GET", "/api/v1/sync"): ALL,
+    ("POST", "/api/v1/sync"): ALL,
+    ("GET", "/api/v1/sync/conflicts"): OFFICE,
+    ("POST", "/api/v1/sync/conflicts/<uuid:conflict_id>/resolve"): OFFICE,
 }
 
 

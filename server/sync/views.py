@@ -1,0 +1,143 @@
+"""Sync endpoints (WatermelonDB protocol) and the conflict log for dispatchers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from sqlalchemy import select
+
+from server.auth.principal import ALL_ROLES, OFFICE_ROLES, current, roles_required
+from server.db import db
+from server.errors import DomainError, ValidationFailed
+from server.http import Blueprint, get_or_404, paginate
+from server.sync import service
+from server.sync.models import SyncConflict
+from server.sync.schemas import (
+    ChangesSchema,
+    ConflictQueryArgsSchema,
+    ConflictSchema,
+    PullArgsSchema,
+    PullResponseSchema,
+    PushArgsSchema,
+    PushResponseSchema,
+)
+
+blp = Blueprint(
+    "sync", __name__, url_prefix="/sync", description="Offline sync for technician apps."
+)
+DEVICE_HEADER = {
+    "in": "header",
+    "name": "X-Device-Id",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 128},
+}
+
+
+def _cursor(raw: str | None) -> int | None:
+    if raw is None or raw in ("", "null"):
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationFailed(
+            "last_pulled_at must be a non-negative integer or null.", code="invalid_cursor"
+        )
+    return int(raw)
+
+
+def _device() -> str:
+    device = (request.headers.get("X-Device-Id") or "").strip()
+    if not device or len(device) > 128:
+        raise DomainError(
+            "Send X-Device-Id (1-128 characters) identifying this install.",
+            code="device_id_required",
+        )
+    return device
+
+
+@blp.route("")
+class Sync(MethodView):
+    """Pull and push."""
+
+    @roles_required(*ALL_ROLES)
+    @blp.arguments(PullArgsSchema, location="query")
+    @blp.response(200, PullResponseSchema)
+    @blp.doc(parameters=[DEVICE_HEADER])
+    def get(self, args: dict[str, Any]) -> Any:
+        """Pull: every change in the technician's scope since last_pulled_at."""
+        migration = args.get("migration")
+        service.check_schema(
+            args.get("schema_version"), None if migration in (None, "", "null") else migration
+        )
+        return service.pull(
+            db_session=db.session(),
+            principal=current(),
+            device_id=_device(),
+            last_pulled_at=_cursor(args.get("last_pulled_at")),
+        )
+
+    @roles_required(*ALL_ROLES)
+    @blp.arguments(PushArgsSchema, location="query")
+    @blp.arguments(ChangesSchema)
+    @blp.response(200, PushResponseSchema)
+    @blp.doc(
+        parameters=[
+            DEVICE_HEADER,
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "schema": {"type": "string", "maxLength": 200},
+            },
+        ]
+    )
+    def post(self, args: dict[str, Any], changes: dict[str, Any]) -> Any:
+        """Push: apply local changes in one transaction (same Idempotency-Key = same answer)."""
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key) <= 200):
+            raise ValidationFailed(
+                "Idempotency-Key must be 1-200 characters.", code="invalid_idempotency_key"
+            )
+        status, body = service.push(
+            db_session=db.session(),
+            principal=current(),
+            device_id=_device(),
+            last_pulled_at=_cursor(args["last_pulled_at"]),
+            changes=changes,
+            idempotency_key=key,
+        )
+        return body, status
+
+
+@blp.route("/conflicts")
+class Conflicts(MethodView):
+    """The conflict log: values the merge policy overwrote or refused."""
+
+    @roles_required(*OFFICE_ROLES)
+    @blp.arguments(ConflictQueryArgsSchema, location="query")
+    @blp.response(200, ConflictSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
+        """Newest first; filter by table, row, kind, resolved."""
+        stmt = select(SyncConflict).order_by(SyncConflict.created_at.desc(), SyncConflict.id)
+        for key in ("table_name", "row_id", "kind"):
+            if key in args:
+                stmt = stmt.where(getattr(SyncConflict, key) == args[key])
+        if "resolved" in args:
+            column = SyncConflict.resolved_at
+            stmt = stmt.where(column.is_not(None) if args["resolved"] else column.is_(None))
+        return paginate(stmt, pagination_parameters)
+
+
+@blp.route("/conflicts/<uuid:conflict_id>/resolve")
+class ResolveConflict(MethodView):
+    """Mark a conflict reviewed."""
+
+    @roles_required(*OFFICE_ROLES)
+    @blp.response(200, ConflictSchema)
+    def post(self, conflict_id: uuid.UUID) -> Any:
+        """Acknowledge a conflict (idempotent)."""
+        conflict = get_or_404(SyncConflict, conflict_id, what="conflict")
+        return service.resolve_conflict(
+            db_session=db.session(), conflict=conflict, principal=current()
+        )
