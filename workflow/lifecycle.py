@@ -55,6 +55,9 @@ class Effect(StrEnum):
     SET_ACTUAL_START = "set_actual_start"
     SET_ACTUAL_END = "set_actual_end"
     CLEAR_HOLD = "clear_hold"
+    # A reopened order starts a new visit: times and summary of the last one live on
+    # only in the event history.
+    CLEAR_COMPLETION = "clear_completion"
 
 
 OFFICE = frozenset({Role.ADMIN, Role.DISPATCHER, Role.AGENT})
@@ -162,8 +165,15 @@ RULES: tuple[Rule, ...] = (
         Status.CANCELLED,
         OFFICE,
         _r(Requirement.REASON),
+        frozenset({Effect.CLEAR_HOLD}),
     ),
-    Rule(_s(Status.COMPLETED, Status.CLOSED), Status.REOPENED, OFFICE, _r(Requirement.REASON)),
+    Rule(
+        _s(Status.COMPLETED, Status.CLOSED),
+        Status.REOPENED,
+        OFFICE,
+        _r(Requirement.REASON),
+        frozenset({Effect.CLEAR_COMPLETION}),
+    ),
 )
 
 
@@ -240,3 +250,50 @@ def decide(source: Status, target: Status, ctx: TransitionContext) -> Decision:
     if Requirement.ASSIGNEE in best:
         return Decision(False, "not_assigned_to_order", best)
     return Decision(False, "transition_requirements_missing", best)
+
+
+# --- Field edits outside transitions ----------------------------------------------------
+# Assignment and schedule are the planners' (as the SCHEDULED rules say), and from
+# "scheduled" on an order must keep both. Changing the lead of an order the technician
+# has not started resets it to "scheduled" (the new lead must be dispatched and accept);
+# while someone is on site it is refused (put it on hold first).
+PLANNING_FIELDS = frozenset({"lead_technician_id", "helper_ids", "scheduled_start",
+                             "scheduled_end"})
+NEEDS_ASSIGNMENT = frozenset({Status.SCHEDULED, Status.DISPATCHED, Status.ACCEPTED,
+                              Status.EN_ROUTE, Status.ON_SITE})
+REASSIGN_RESETS = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.EN_ROUTE})
+REASSIGN_REFUSED = frozenset({Status.ON_SITE})
+FROZEN = frozenset({Status.CLOSED, Status.CANCELLED})
+
+
+@dataclass(frozen=True)
+class EditDecision:
+    """Whether a set of field edits is allowed, and the status it forces (if any)."""
+
+    allowed: bool
+    code: str | None = None
+    reset_to: Status | None = None
+
+
+def decide_edit(
+    status: Status,
+    role: Role,
+    fields_changed: frozenset[str],
+    *,
+    lead_after: bool,
+    schedule_after: bool,
+    lead_changed: bool,
+) -> EditDecision:
+    """Check edits of an order's fields (PATCH, or data riding on a transition)."""
+    if status in FROZEN:
+        return EditDecision(False, "order_closed")
+    planning = fields_changed & PLANNING_FIELDS
+    if planning and role not in PLANNERS:
+        return EditDecision(False, "planning_forbidden_for_role")
+    if status in NEEDS_ASSIGNMENT and not (lead_after and schedule_after):
+        return EditDecision(False, "assignment_required")
+    if lead_changed and status in REASSIGN_REFUSED:
+        return EditDecision(False, "order_in_progress")
+    if lead_changed and status in REASSIGN_RESETS:
+        return EditDecision(True, reset_to=Status.SCHEDULED)
+    return EditDecision(True)

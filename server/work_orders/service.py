@@ -17,7 +17,7 @@ from server.auth.principal import Principal
 from server.customers.models import Site
 from server.db import system_scope, utcnow
 from server.equipment.models import Equipment
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from server.http import text_search
 from server.technicians.models import Technician
 from server.tenants.models import Tenant
@@ -31,15 +31,20 @@ from server.work_orders.models import (
 from server.work_orders.scope import assigned_to, visible_orders
 from workflow.lifecycle import (
     OPEN,
+    PLANNERS,
+    EditDecision,
     Effect,
     Status,
     TransitionContext,
     allowed_targets,
     decide,
+    decide_edit,
 )
 
 # Device clocks drift; beyond this an event "from the future" is a bug, not drift.
 CLOCK_SKEW = dt.timedelta(minutes=5)
+# Offline devices report events late, never (beyond clock drift) before the order existed.
+CLOCK_SKEW_PAST = dt.timedelta(hours=1)
 PATCHABLE = (
     "title",
     "description",
@@ -208,8 +213,12 @@ def create_work_order(
     *, db_session: Session, principal: Principal, data: dict[str, Any]
 ) -> WorkOrder:
     """Validate references and rules, number the order, write it and its first event."""
-    if "id" in data and db_session.get(WorkOrder, data["id"]) is not None:
-        raise Conflict("A work order with this id exists.", code="duplicate_id")
+    if "id" in data:
+        # Looked up across tenants: the answer must not depend on whose id it is.
+        with system_scope(db_session):
+            taken = db_session.scalar(select(WorkOrder.id).where(WorkOrder.id == data["id"]))
+        if taken is not None:
+            raise Conflict("A work order with this id exists.", code="duplicate_id")
     site = db_session.get(Site, data["site_id"])
     if site is None:
         raise ValidationFailed(
@@ -282,6 +291,43 @@ def create_work_order(
     return order
 
 
+def _edit_error(code: str | None) -> DomainError:
+    messages = {
+        "order_closed": (Conflict, "A closed or cancelled order cannot be edited."),
+        "planning_forbidden_for_role": (
+            Forbidden,
+            "Only dispatchers and admins assign and schedule.",
+        ),
+        "assignment_required": (
+            ValidationFailed,
+            "From 'scheduled' on an order needs a lead technician and a schedule.",
+        ),
+        "order_in_progress": (
+            Conflict,
+            "Someone is on site: put the order on hold before reassigning it.",
+        ),
+    }
+    cls, message = messages.get(code or "", (ValidationFailed, "Edit refused."))
+    return cls(message, code=code)
+
+
+def _check_edit(
+    order: WorkOrder, principal: Principal, changed: set[str], merged: dict[str, Any]
+) -> EditDecision:
+    decision = decide_edit(
+        Status(order.status),
+        principal.role,
+        frozenset(changed),
+        lead_after=merged["lead_technician_id"] is not None,
+        schedule_after=merged["scheduled_start"] is not None
+        and merged["scheduled_end"] is not None,
+        lead_changed="lead_technician_id" in changed,
+    )
+    if not decision.allowed:
+        raise _edit_error(decision.code)
+    return decision
+
+
 def update_work_order(
     *, db_session: Session, principal: Principal, order: WorkOrder, data: dict[str, Any]
 ) -> WorkOrder:
@@ -296,37 +342,46 @@ def update_work_order(
     if "required_skills" in data:
         data = {**data, "required_skills": _check_skills(db_session, data["required_skills"])}
     lead = merged["lead_technician_id"]
-    helper_ids = data.get("helper_ids", [h.technician_id for h in order.helpers])
+    current_helpers = [h.technician_id for h in order.helpers]
+    helper_ids = data.get("helper_ids", current_helpers)
     if lead is not None and lead in helper_ids:
         raise ValidationFailed(
             "The lead cannot also be a helper.", errors={"helper_ids": ["Contains the lead."]}
         )
-    new_people = ([lead] if "lead_technician_id" in data and lead else []) + (
-        helper_ids if "helper_ids" in data else []
+    changed = {k for k in PATCHABLE if k in data and getattr(order, k) != data[k]}
+    if "helper_ids" in data and sorted(map(str, helper_ids)) != sorted(map(str, current_helpers)):
+        changed.add("helper_ids")
+    decision = _check_edit(order, principal, changed, merged)
+    new_people = ([lead] if "lead_technician_id" in changed and lead else []) + (
+        helper_ids if "helper_ids" in changed else []
     )
     _technicians(db_session, new_people)
 
     changes: dict[str, Any] = {}
     for key in PATCHABLE:
-        if key in data and getattr(order, key) != data[key]:
+        if key in changed:
             changes[key] = {"from": _jsonable(getattr(order, key)), "to": _jsonable(data[key])}
             setattr(order, key, data[key])
     if "custom_fields" in data:
-        # Merge: a client sends only the keys it changes; null removes a key.
-        combined = {**(order.custom_fields or {}), **data["custom_fields"]}
-        combined = {k: v for k, v in combined.items() if v is not None}
-        normalized = _check_custom(db_session, combined, partial=False)
-        if normalized != order.custom_fields:
-            changes["custom_fields"] = {"from": order.custom_fields, "to": normalized}
-            order.custom_fields = normalized
-    if "helper_ids" in data:
-        old = sorted(str(h.technician_id) for h in order.helpers)
-        new = sorted(str(h) for h in helper_ids)
-        if old != new:
-            changes["helper_ids"] = {"from": old, "to": new}
-            order.helpers = [
-                WorkOrderHelper(tenant_id=order.tenant_id, technician_id=h) for h in helper_ids
-            ]
+        # Only the keys sent are validated (older orders may hold values of fields since
+        # retired); null removes a key.
+        sent = {k: v for k, v in data["custom_fields"].items() if v is not None}
+        normalized = _check_custom(db_session, sent, partial=True)
+        combined = {**(order.custom_fields or {}), **normalized}
+        combined = {
+            k: v for k, v in combined.items() if data["custom_fields"].get(k, v) is not None
+        }
+        if combined != order.custom_fields:
+            changes["custom_fields"] = {"from": order.custom_fields, "to": combined}
+            order.custom_fields = combined
+    if "helper_ids" in changed:
+        changes["helper_ids"] = {
+            "from": sorted(map(str, current_helpers)),
+            "to": sorted(map(str, helper_ids)),
+        }
+        order.helpers = [
+            WorkOrderHelper(tenant_id=order.tenant_id, technician_id=h) for h in helper_ids
+        ]
     if not changes:
         return order
     order.updated_at = utcnow()
@@ -338,6 +393,19 @@ def update_work_order(
         event_type=event_type,
         payload={"changes": changes},
     )
+    if decision.reset_to is not None:
+        # The new lead has not accepted anything: back to scheduled, awaiting dispatch.
+        previous = order.status
+        order.status = decision.reset_to.value
+        record_event(
+            db_session=db_session,
+            order=order,
+            principal=principal,
+            event_type="status_changed",
+            from_status=previous,
+            to_status=order.status,
+            payload={"reason": "reassigned"},
+        )
     db_session.commit()
     return order
 
@@ -350,7 +418,7 @@ def _context(order: WorkOrder, principal: Principal, data: dict[str, Any]) -> Tr
         has_schedule=order.scheduled_start is not None and order.scheduled_end is not None,
         actor_is_assignee=principal.technician_id is not None
         and principal.technician_id in assignees,
-        resolution_summary=data.get("resolution_summary") or order.resolution_summary,
+        resolution_summary=data.get("resolution_summary"),
         hold_reason=data.get("hold_reason"),
         reason=data.get("reason"),
     )
@@ -404,11 +472,25 @@ def apply_transition(
     for key in ("lead_technician_id", "scheduled_start", "scheduled_end"):
         if key in data and getattr(order, key) != data[key]:
             riders[key] = {"from": _jsonable(getattr(order, key)), "to": _jsonable(data[key])}
+    if occurred_at < order.created_at - CLOCK_SKEW_PAST:
+        raise ValidationFailed(
+            "occurred_at is before the order existed.",
+            code="occurred_at_before_order",
+            errors={"occurred_at": ["Earlier than the order's creation."]},
+        )
     if riders:
-        if principal.is_technician:
-            raise Forbidden("Technicians cannot reschedule or reassign.", code="role_forbidden")
+        if principal.role not in PLANNERS:
+            raise Forbidden(
+                "Only dispatchers and admins assign and schedule.",
+                code="planning_forbidden_for_role",
+            )
         if "lead_technician_id" in data:
             _technicians(db_session, [data["lead_technician_id"]])
+            if data["lead_technician_id"] in order.helper_ids:
+                raise ValidationFailed(
+                    "The lead cannot also be a helper.",
+                    errors={"lead_technician_id": ["Already a helper on this order."]},
+                )
         merged = {k: data.get(k, getattr(order, k)) for k in ("scheduled_start", "scheduled_end")}
         merged.update({"requested_start": None, "requested_end": None})
         _check_pairs(merged)
@@ -429,9 +511,11 @@ def apply_transition(
         order.actual_end = occurred_at
     if Effect.CLEAR_HOLD in decision.effects:
         order.hold_reason = None
+    if Effect.CLEAR_COMPLETION in decision.effects:
+        order.actual_start = order.actual_end = order.resolution_summary = None
     payload: dict[str, Any] = {}
     if target is Status.COMPLETED:
-        order.resolution_summary = data.get("resolution_summary") or order.resolution_summary
+        order.resolution_summary = data["resolution_summary"]
         payload["resolution_summary"] = order.resolution_summary
     if target is Status.ON_HOLD:
         order.hold_reason = data["hold_reason"]
@@ -566,15 +650,15 @@ def list_query(
     if args.get("near"):
         center = _geo_arg(_parse_near, args["near"], "near")
         radius = float(args["radius_m"])
-        stmt = stmt.where(
-            within_bbox(
-                WorkOrder.location,
-                bbox_around(center, radius),
-                dialect,
-                table="work_orders",
-                column_name="location",
+        box = bbox_around(center, radius)
+        # A box clamped at +-180 would cut off orders across the antimeridian: skip the
+        # index pre-filter there and let the exact distance decide.
+        if box.min_lon > -180.0 and box.max_lon < 180.0:
+            stmt = stmt.where(
+                within_bbox(
+                    WorkOrder.location, box, dialect, table="work_orders", column_name="location"
+                )
             )
-        )
         distance = distance_m(WorkOrder.location, center, dialect)
         stmt = stmt.where(distance <= radius)
     return stmt, distance

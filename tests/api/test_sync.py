@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -10,10 +12,13 @@ from typing import Any
 import pytest
 
 from geo import Point
+from server.parts.models import Part
 from server.sync.models import SyncCounter
 from tests import factories as f
 
 URL = "/api/v1/sync"
+# Device clock: half an hour ago, i.e. after the orders were created and before the sync.
+DEVICE_NOW = int(time.time() * 1000) - 30 * 60 * 1000
 
 
 def dev(name: str) -> dict[str, str]:
@@ -39,13 +44,16 @@ def field(world: Any, session: Any) -> Any:
     )
     other_site = f.make_site(session, world.a, f.make_customer(session, world.a))
     theirs = f.make_work_order(
-        session, world.a, other_site, status="dispatched", lead_technician_id=world.other_tech.id
+        session,
+        world.a,
+        other_site,
+        status="dispatched",
+        lead_technician_id=world.other_tech.id,
+        scheduled_start=f.aware(2026, 11, 23, 4),
+        scheduled_end=f.aware(2026, 11, 23, 5),
     )
-    part = session.merge(
-        __import__("server.parts.models", fromlist=["Part"]).Part(
-            tenant_id=world.a.id, sku="DS-1", name="Door sensor"
-        )
-    )
+    part = Part(tenant_id=world.a.id, sku="DS-1", name="Door sensor")
+    session.add(part)
     session.commit()
     return SimpleNamespace(
         customer=customer, site=site, unit=unit, mine=mine, theirs=theirs, part=part
@@ -238,7 +246,7 @@ def note(order_id: Any, text: str = "Checked brakes", note_id: str | None = None
         "id": note_id or str(uuid.uuid4()),
         "work_order_id": str(order_id),
         "body": text,
-        "occurred_at": 1_790_000_000_000,
+        "occurred_at": DEVICE_NOW,
         "_status": "created",
         "_changed": "",
     }
@@ -280,7 +288,7 @@ def status(order_id: Any, to: str, at: int, **extra: Any) -> dict[str, Any]:
 
 def test_offline_status_events_replay_in_device_order(world: Any, field: Any) -> None:
     t0 = pull(world.technician).json["timestamp"]
-    base = 1_790_000_000_000
+    base = DEVICE_NOW
     events = [
         status(field.mine.id, "completed", base + 4000, resolution_summary="Replaced sensor"),
         status(field.mine.id, "accepted", base + 1000),
@@ -296,7 +304,8 @@ def test_offline_status_events_replay_in_device_order(world: Any, field: Any) ->
     moves = [e["to_status"] for e in history if e["event_type"] == "status_changed"]
     assert moves == ["accepted", "en_route", "on_site", "completed"]
     on_site = next(e for e in history if e["to_status"] == "on_site")
-    assert on_site["occurred_at"].startswith("2026-09-21")  # device time, not sync time
+    device_time = dt.datetime.fromtimestamp((base + 3000) / 1000, dt.UTC)
+    assert dt.datetime.fromisoformat(on_site["occurred_at"]) == device_time  # not sync time
     assert on_site["location"] == {"lat": 31.2351, "lon": 121.5011}
 
 
@@ -307,7 +316,7 @@ def test_completed_offline_while_cancelled_surfaces_in_conflict_log(world: Any, 
         json={"to": "cancelled", "reason": "Customer fixed it"},
     )
     assert r.status_code == 200
-    event = status(field.mine.id, "accepted", 1_790_000_000_000)
+    event = status(field.mine.id, "accepted", DEVICE_NOW)
     r = push(world.technician, {"status_events": {"created": [event]}}, t0)
     assert r.status_code == 200  # never a failed push
     assert r.json["status_events"][0]["outcome"] == "rejected"
@@ -414,7 +423,7 @@ def test_rows_of_another_technicians_order_are_refused(world: Any, field: Any) -
 
 def test_check_in_geofence(world: Any, field: Any) -> None:
     t0 = pull(world.technician).json["timestamp"]
-    base = {"work_order_id": str(field.mine.id), "occurred_at": 1_790_000_000_000, "kind": "in"}
+    base = {"work_order_id": str(field.mine.id), "occurred_at": DEVICE_NOW, "kind": "in"}
     near = {**base, "id": str(uuid.uuid4()), "lat": 31.2352, "lon": 121.5012, "accuracy_m": 8}
     far = {**base, "id": str(uuid.uuid4()), "lat": 31.2500, "lon": 121.5300, "accuracy_m": 8}
     r = push(world.technician, {"check_ins": {"created": [near, far]}}, t0)

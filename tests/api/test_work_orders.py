@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -396,3 +397,150 @@ def test_text_search_treats_wildcards_literally(world: Any, place: Any) -> None:
     assert [o["title"] for o in world.dispatcher.get(f"{BASE}?q=50%25").json] == ["Door 50% open"]
     assert world.dispatcher.get(f"{BASE}?q=%25").json[0]["title"] == "Door 50% open"
     assert len(world.dispatcher.get(f"{BASE}?q=_").json) == 0
+
+
+def dispatched(world: Any, place: Any) -> dict[str, Any]:
+    """An order scheduled for world.tech and dispatched."""
+    order = create(world.agent, place).json
+    r = move(
+        world.dispatcher,
+        order,
+        "scheduled",
+        lead_technician_id=str(world.tech.id),
+        scheduled_start="2026-05-02T09:00:00+08:00",
+        scheduled_end="2026-05-02T11:00:00+08:00",
+    )
+    assert r.status_code == 200, r.json
+    r = move(world.dispatcher, order, "dispatched")
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def etag_of(world: Any, order: dict[str, Any]) -> str:
+    return world.dispatcher.get(f"{BASE}/{order['id']}").headers["ETag"]
+
+
+def test_agents_cannot_assign_or_schedule_by_patch_or_rider(world: Any, place: Any) -> None:
+    order = dispatched(world, place)
+    url = f"{BASE}/{order['id']}"
+    r = world.agent.patch(
+        url,
+        json={"lead_technician_id": str(world.other_tech.id)},
+        headers={"If-Match": etag_of(world, order)},
+    )
+    assert r.status_code == 403 and r.json["code"] == "planning_forbidden_for_role"
+    r = move(
+        world.agent,
+        order,
+        "on_hold",
+        hold_reason="parts",
+        lead_technician_id=str(world.other_tech.id),
+    )
+    assert r.status_code == 403 and r.json["code"] == "planning_forbidden_for_role"
+    r = world.agent.patch(
+        url, json={"priority": "high"}, headers={"If-Match": etag_of(world, order)}
+    )
+    assert r.status_code == 200  # other fields stay open to the service desk
+
+
+def test_scheduled_orders_keep_a_lead_and_schedule(world: Any, place: Any) -> None:
+    order = dispatched(world, place)
+    r = world.dispatcher.patch(
+        f"{BASE}/{order['id']}",
+        json={"lead_technician_id": None},
+        headers={"If-Match": etag_of(world, order)},
+    )
+    assert r.status_code == 422 and r.json["code"] == "assignment_required"
+
+
+def test_reassigning_an_accepted_order_resets_it_to_scheduled(world: Any, place: Any) -> None:
+    order = dispatched(world, place)
+    assert move(world.technician, order, "accepted").status_code == 200
+    r = world.dispatcher.patch(
+        f"{BASE}/{order['id']}",
+        json={"lead_technician_id": str(world.other_tech.id)},
+        headers={"If-Match": etag_of(world, order)},
+    )
+    assert r.status_code == 200 and r.json["status"] == "scheduled"
+    events = world.dispatcher.get(f"{BASE}/{order['id']}/events").json
+    assert (events[-1]["from_status"], events[-1]["to_status"]) == ("accepted", "scheduled")
+    assert world.technician.get(f"{BASE}/{order['id']}").status_code == 404
+
+
+def test_reassigning_while_on_site_is_refused(world: Any, place: Any) -> None:
+    order = dispatched(world, place)
+    move(world.technician, order, "accepted")
+    assert move(world.technician, order, "on_site").status_code == 200
+    r = world.dispatcher.patch(
+        f"{BASE}/{order['id']}",
+        json={"lead_technician_id": str(world.other_tech.id)},
+        headers={"If-Match": etag_of(world, order)},
+    )
+    assert r.status_code == 409 and r.json["code"] == "order_in_progress"
+
+
+def test_rider_lead_cannot_be_a_helper(world: Any, place: Any) -> None:
+    order = create(world.agent, place, helper_ids=[str(world.tech.id)]).json
+    r = move(
+        world.dispatcher,
+        order,
+        "scheduled",
+        lead_technician_id=str(world.tech.id),
+        scheduled_start="2026-05-02T09:00:00+08:00",
+        scheduled_end="2026-05-02T11:00:00+08:00",
+    )
+    assert r.status_code == 422
+
+
+def test_reopen_starts_a_new_visit_and_completion_needs_a_fresh_summary(
+    world: Any, place: Any
+) -> None:
+    order = dispatched(world, place)
+    move(world.technician, order, "accepted")
+    move(world.technician, order, "on_site")
+    move(world.technician, order, "completed", resolution_summary="fixed door")
+    r = move(world.agent, order, "reopened", reason="stuck again")
+    assert r.status_code == 200
+    assert (r.json["actual_start"], r.json["actual_end"], r.json["resolution_summary"]) == (
+        None,
+        None,
+        None,
+    )
+    move(world.dispatcher, order, "scheduled")
+    move(world.dispatcher, order, "dispatched")
+    move(world.technician, order, "accepted")
+    move(world.technician, order, "on_site")
+    r = move(world.technician, order, "completed")
+    assert r.status_code == 422 and r.json["missing"] == ["resolution_summary"]
+
+
+def test_device_time_before_the_order_existed_is_refused(world: Any, place: Any) -> None:
+    order = create(world.agent, place).json
+    r = move(world.agent, order, "triaged", occurred_at="2001-01-01T00:00:00+00:00")
+    assert r.status_code == 422 and r.json["code"] == "occurred_at_before_order"
+
+
+def test_cancel_clears_hold_reason(world: Any, place: Any) -> None:
+    order = create(world.agent, place).json
+    move(world.agent, order, "on_hold", hold_reason="parts")
+    r = move(world.agent, order, "cancelled", reason="customer withdrew")
+    assert r.status_code == 200 and r.json["hold_reason"] is None
+
+
+def test_duplicate_client_id_answers_the_same_across_tenants(world: Any, place: Any) -> None:
+    ident = f.new_id()
+    assert create(world.agent, place, id=ident).status_code == 201
+    r = world.b_api.post(
+        BASE,
+        json={"title": "x", "order_type": "repair", "site_id": str(place.b_site.id), "id": ident},
+    )
+    assert r.status_code == 409 and r.json["code"] == "duplicate_id"
+
+
+def test_near_filter_across_the_antimeridian(world: Any, session: Any) -> None:
+    customer = f.make_customer(session, world.a)
+    site = f.make_site(session, world.a, customer, at=Point(0.0, -179.995))
+    session.commit()
+    order = create(world.agent, SimpleNamespace(site=site)).json
+    r = world.dispatcher.get(f"{BASE}?near=0,179.995&radius_m=5000")
+    assert [o["id"] for o in r.json] == [order["id"]]
