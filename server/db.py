@@ -215,7 +215,10 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", echo: bool
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front, so a read-then-write transaction
+            # waits (busy_timeout) for another writer instead of failing to upgrade its
+            # read lock with "database is locked". SQLite has one writer at a time anyway.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)

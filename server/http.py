@@ -122,7 +122,8 @@ def check_if_match(current_etag: str, *, required: bool) -> None:
                 "Send If-Match with the ETag you read, so a concurrent change is not lost."
             )
         return
-    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    # If-Match uses strong comparison (RFC 9110 13.1.1): a weak tag never matches.
+    candidates = {part.strip() for part in header.split(",")}
     if "*" in candidates:
         return
     if current_etag not in candidates:

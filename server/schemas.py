@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -43,6 +44,9 @@ def json_problem(value: Any, *, max_depth: int) -> str | None:
             if problem:
                 return problem
             continue
+        if isinstance(item, float) and not math.isfinite(item):
+            # Python's parser accepts NaN/Infinity; JSON does not, nor does PostgreSQL.
+            return "NaN and Infinity are not valid JSON numbers."
         if not isinstance(item, (dict, list)):
             continue
         if depth > max_depth:
@@ -96,9 +100,34 @@ def point_dict(point: Point | None) -> dict[str, float] | None:
     return None if point is None else {"lat": point.lat, "lon": point.lon}
 
 
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def utc_in_range(value: dt.datetime) -> dt.datetime | None:
+    """The value in UTC when it lies in [1900, 2200), else None (year 1 or 9999 + offset
+    would overflow on conversion; no service record is that old or that far ahead)."""
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+    return utc if EARLIEST <= utc < LATEST else None
+
+
+class BoundedDateTime(fields.AwareDateTime):
+    """An offset-aware ISO-8601 time, returned in UTC, between 1900 and 2200."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        utc = utc_in_range(parsed)
+        if utc is None:
+            raise ValidationError("Must be between 1900 and 2200.")
+        return utc
+
+
 def Timestamp(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802
     """ISO-8601 with an explicit offset; naive times are ambiguous and refused."""
-    return fields.AwareDateTime(format="iso", **kwargs)
+    return BoundedDateTime(format="iso", **kwargs)
 
 
 def check_order(data: dict[str, Any], start: str, end: str) -> None:

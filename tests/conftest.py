@@ -25,9 +25,20 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{_TMP}/test.sqlite3
 IS_POSTGRES = DATABASE_URL.startswith("postgresql")
 
 
+class UnsafeTestDatabase(RuntimeError):
+    """The suite was pointed at a database it must not wipe."""
+
+
 def reset_database(url: str) -> None:
     """Start from an empty database (PostGIS is re-created in an empty public schema)."""
     if url.startswith("postgresql"):
+        name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+        # The reset drops every table: refuse anything not obviously a test database.
+        if "test" not in name and not name.startswith(("fsm_ci_", "fsm_")):
+            raise UnsafeTestDatabase(
+                f"refusing to wipe database {name!r}: test databases must have 'test' in "
+                "their name (or start with 'fsm_ci_' / 'fsm_')"
+            )
         engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
 from geo import BBox, GeoError, Point, bbox_around
-from geo.sql import contains_point, distance_m, point_element, within_bbox
+from geo.sql import contains_point, distance_m, point_element, point_from_element, within_bbox
 from server.auth.principal import Principal
 from server.customers.models import Customer, Site
 from server.db import UUIDPk, db, utcnow
@@ -24,10 +24,11 @@ from server.equipment.models import Equipment
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.http import apply_sort, paginate, text_search
 from server.organization.models import Territory
-from server.schemas import point_of
+from server.schemas import point_dict, point_of
 from server.tenants.models import Tenant
 from server.work_orders.models import WorkOrder
 from server.work_orders.scope import assigned_to, linked_ids
+from server.work_orders.service import record_event
 from workflow.lifecycle import OPEN
 
 M = TypeVar("M", bound=UUIDPk)
@@ -385,7 +386,9 @@ def create_site(*, db_session: Session, principal: Principal, data: dict[str, An
     return site
 
 
-def update_site(*, db_session: Session, site: Site, data: dict[str, Any]) -> Site:
+def update_site(
+    *, db_session: Session, site: Site, data: dict[str, Any], principal: Principal
+) -> Site:
     """Change site fields; a new location re-derives the territory unless one is given."""
     for key in ("name", "address", "access_notes", "timezone"):
         if key in data:
@@ -398,12 +401,12 @@ def update_site(*, db_session: Session, site: Site, data: dict[str, Any]) -> Sit
     elif point is not None:
         site.territory_id = _containing_territory(db_session, point)
     if point is not None:
-        _relocate_open_orders(db_session, site)
+        _relocate_open_orders(db_session, site, principal)
     db_session.commit()
     return site
 
 
-def _relocate_open_orders(db_session: Session, site: Site) -> None:
+def _relocate_open_orders(db_session: Session, site: Site, principal: Principal) -> None:
     # Orders copy the site position for the map index; open ones must follow a move
     # (finished ones keep where the work was done). Written through the ORM so their
     # version (ETag) bumps and the sync change log sees every moved order.
@@ -416,3 +419,15 @@ def _relocate_open_orders(db_session: Session, site: Site) -> None:
     for order in orders:
         order.location = site.location
         order.updated_at = now
+        record_event(
+            db_session=db_session,
+            order=order,
+            principal=principal,
+            event_type="relocated",
+            payload={"site_id": str(site.id), "location": point_dict(point_of_site(site))},
+        )
+
+
+def point_of_site(site: Site) -> Point | None:
+    """The site's position as a geo.Point."""
+    return point_from_element(site.location)

@@ -17,6 +17,7 @@ from server.errors import Conflict, ValidationFailed
 from server.http import apply_sort, text_search
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.organization.schemas import options_problem
+from server.schemas import utc_in_range
 
 SKILL_SORTS = {"code": Skill.code, "name": Skill.name, "created_at": Skill.created_at}
 TERRITORY_SORTS = {
@@ -216,11 +217,13 @@ def _integer(value: Any, definition: CustomFieldDefinition) -> Any:
 def _decimal(value: Any, definition: CustomFieldDefinition) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise _Invalid("Not a valid number.")
-    if isinstance(value, Decimal):
-        value = float(value)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError as exc:
+        raise _Invalid("Out of range.") from exc
+    if not math.isfinite(number):
         raise _Invalid("Must be a finite number.")
-    return value
+    return number if isinstance(value, Decimal) else value
 
 
 def _boolean(value: Any, definition: CustomFieldDefinition) -> Any:
@@ -248,7 +251,10 @@ def _datetime(value: Any, definition: CustomFieldDefinition) -> Any:
         raise _Invalid(message) from exc
     if parsed.tzinfo is None:
         raise _Invalid("Include a time zone offset (e.g. 'Z' or '+08:00').")
-    return parsed.astimezone(dt.UTC).isoformat()
+    utc = utc_in_range(parsed)
+    if utc is None:
+        raise _Invalid("Must be between 1900 and 2200.")
+    return utc.isoformat()
 
 
 def _enum(value: Any, definition: CustomFieldDefinition) -> Any:

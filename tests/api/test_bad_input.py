@@ -52,3 +52,31 @@ def test_unknown_route_and_method_are_json_errors(world: Any) -> None:
     assert r.status_code == 404 and r.json["code"] == "not_found"
     r = world.agent.delete("/api/v1/work-orders")
     assert r.status_code == 405 and r.json["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1850-01-01T00:00:00Z"]
+)
+def test_dates_outside_1900_2200_are_422_everywhere(world: Any, value: str) -> None:
+    r = world.agent.get("/api/v1/work-orders", query_string={"created_from": value})
+    assert r.status_code == 422 and r.json["code"] == "validation_error"
+
+
+def test_nan_and_infinity_are_refused(world: Any) -> None:
+    body = '{"title": "x", "order_type": "repair", "estimated_duration_minutes": NaN}'
+    r = world.agent.post("/api/v1/work-orders", data=body, headers=JSON)
+    assert r.status_code == 422 and r.json["code"] == "invalid_text"
+    r = world.agent.post("/api/v1/work-orders", data='{"a": [Infinity]}', headers=JSON)
+    assert r.status_code == 422
+
+
+def test_weak_etag_never_satisfies_if_match(world: Any, session: Any) -> None:
+    from tests import factories as f
+
+    site = f.make_site(session, world.a, f.make_customer(session, world.a))
+    order = f.make_work_order(session, world.a, site)
+    session.commit()
+    url = f"/api/v1/work-orders/{order.id}"
+    etag = world.dispatcher.get(url).headers["ETag"]
+    r = world.dispatcher.patch(url, json={"priority": "high"}, headers={"If-Match": f"W/{etag}"})
+    assert r.status_code == 412

@@ -544,3 +544,25 @@ def test_resolve_skill_codes(world: Any, session: Any, scoped: Session) -> None:
     assert caught.value.details["errors"] == {
         "skills": {"b-skill": ["Unknown skill code."], "nope": ["Unknown skill code."]}
     }
+
+
+def test_custom_field_extremes_are_422_not_500(world: Any, session: Any) -> None:
+    """Huge decimals and out-of-range datetimes are validation errors."""
+    from server.errors import ValidationFailed
+    from server.organization.models import CustomFieldDefinition
+    from server.organization.service import validate_custom_fields
+
+    for key, kind in (("amount", "decimal"), ("when", "datetime")):
+        session.add(
+            CustomFieldDefinition(
+                tenant_id=world.a.id, entity="work_order", key=key, label=key, field_type=kind
+            )
+        )
+    session.commit()
+    session.info["tenant_id"] = world.a.id
+    for values in ({"amount": 10**400}, {"when": "0001-01-01T00:00:00+05:00"}):
+        with pytest.raises(ValidationFailed) as caught:
+            validate_custom_fields(
+                db_session=session, entity="work_order", values=values, partial=True
+            )
+        assert caught.value.code == "invalid_custom_fields"

@@ -344,5 +344,7 @@ def test_moving_a_site_moves_its_open_orders_only(world: Any, session: Any) -> N
     moved = world.dispatcher.get(f"/api/v1/work-orders/{open_order.id}")
     assert moved.json["location"] == {"lat": 31.3, "lon": 121.5}
     assert moved.headers["ETag"] != before
+    events = world.dispatcher.get(f"/api/v1/work-orders/{open_order.id}/events").json
+    assert events[-1]["event_type"] == "relocated"
     kept = world.dispatcher.get(f"/api/v1/work-orders/{done_order.id}").json
     assert kept["location"] == {"lat": 31.2, "lon": 121.4}

@@ -1,11 +1,14 @@
-"""Concurrent creators never get the same order number (real transactions, PostgreSQL)."""
+"""Concurrent creators never get the same order number and never fail (real transactions).
+
+Runs on both engines: on SQLite it also proves writers queue for the write lock instead of
+failing with "database is locked" when a read-then-write transaction meets another writer.
+"""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -19,7 +22,6 @@ from workflow.lifecycle import Role
 WRITERS, EACH = 8, 5
 
 
-@pytest.mark.postgis
 def test_parallel_creates_get_unique_consecutive_numbers(app: Any) -> None:
     engine = db.engine
     assert engine is not None
