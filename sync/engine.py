@@ -359,6 +359,7 @@ def _append(
         )
         report.conflicts.append(entry)
         store.log_conflict(entry, ctx)
+        store.touch(policy.name, values["id"], ctx)  # the device's edited copy gets restored
     report.count(report.unchanged, policy.name)
     return False
 
