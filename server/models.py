@@ -6,9 +6,17 @@ from server.customers.models import Customer, Site
 from server.db import Base
 from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
+from server.notifications.models import DeviceToken, NotificationOutbox
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
-from server.sync.models import SyncChange, SyncConflict, SyncCounter, SyncPush, SyncScopeExit
+from server.sync.models import (
+    SyncChange,
+    SyncConflict,
+    SyncCounter,
+    SyncDevice,
+    SyncPush,
+    SyncScopeExit,
+)
 from server.technicians.models import Shift, Technician, TechnicianSkill
 from server.tenants.models import Tenant
 from server.work_orders.models import WorkOrder, WorkOrderCounter, WorkOrderEvent, WorkOrderHelper
@@ -23,14 +31,17 @@ __all__ = [
     "SyncChange",
     "SyncConflict",
     "SyncCounter",
+    "SyncDevice",
     "SyncPush",
     "SyncScopeExit",
     "WorkOrderNote",
     "WorkOrderPhoto",
     "Customer",
+    "DeviceToken",
     "CustomFieldDefinition",
     "Equipment",
     "EquipmentConfigRevision",
+    "NotificationOutbox",
     "Part",
     "PartUsage",
     "RefreshToken",

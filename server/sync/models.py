@@ -113,3 +113,25 @@ class SyncConflict(TenantScoped, Base):
     resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+
+
+class SyncDevice(TenantScoped, Base):
+    """One app install, and the cursor its unpushed local edits were made against.
+
+    WatermelonDB pulls before it pushes, and a pull keeps locally edited columns; so the
+    cursor sent with a push is newer than the state those edits were based on. The
+    conflict base is therefore the cursor of the first pull after the last committed push.
+    """
+
+    __tablename__ = "sync_devices"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "device_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_id: Mapped[str] = mapped_column(String(128))
+    conflict_base: Mapped[int | None] = mapped_column(BigInteger)
+    base_set: Mapped[bool] = mapped_column(default=False)
+    last_cursor: Mapped[int | None] = mapped_column(BigInteger)
+    last_pull_at: Mapped[dt.datetime | None]
+    last_push_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

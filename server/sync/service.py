@@ -17,7 +17,7 @@ from server.db import utcnow
 from server.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from server.sync import feed
 from server.sync.changelog import DEVICE_KEY
-from server.sync.models import SyncConflict, SyncCounter, SyncPush
+from server.sync.models import SyncConflict, SyncCounter, SyncDevice, SyncPush
 from server.sync.store import SqlStore
 from sync.engine import PushContext, PushRejected, apply_push
 from sync.policy import MIN_SCHEMA_VERSION, SCHEMA_VERSION
@@ -68,12 +68,45 @@ def _snapshot(db_session: Session) -> None:
         db_session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
+def _device(db_session: Session, principal: Principal, device_id: str) -> SyncDevice:
+    device = db_session.scalar(
+        select(SyncDevice).where(
+            SyncDevice.user_id == principal.user_id, SyncDevice.device_id == device_id
+        )
+    )
+    if device is None:
+        device = SyncDevice(
+            tenant_id=principal.tenant_id, user_id=principal.user_id, device_id=device_id
+        )
+        db_session.add(device)
+    return device
+
+
+def _remember_pull(
+    db_session: Session,
+    principal: Principal,
+    device_id: str,
+    last_pulled_at: int | None,
+    upto: int,
+) -> None:
+    device = _device(db_session, principal, device_id)
+    if not device.base_set:
+        # First pull since the last push: local edits (if any) were made against the
+        # state at this cursor. A first full sync has no local edits: base is its result.
+        device.conflict_base = last_pulled_at if last_pulled_at is not None else upto
+        device.base_set = True
+    device.last_cursor = upto
+    device.last_pull_at = utcnow()
+    db_session.commit()
+
+
 def pull(
     *, db_session: Session, principal: Principal, device_id: str, last_pulled_at: int | None
 ) -> dict[str, Any]:
     """The technician's changes since the cursor, or everything (replacement when stale)."""
     technician_id = _technician(principal)
     upto = feed.sequence(db_session, principal.tenant_id)
+    _remember_pull(db_session, principal, device_id, last_pulled_at, upto)
     _snapshot(db_session)
     counter = db_session.scalar(
         select(SyncCounter).where(SyncCounter.tenant_id == principal.tenant_id)
@@ -138,11 +171,14 @@ def push(
                 )
             db_session.rollback()
             return done.status_code, done.response
+    device = _device(db_session, principal, device_id)
+    # WatermelonDB pulls before pushing, so the push's cursor is newer than the state its
+    # edits were made against: compare with the first pull since the last push instead.
     ctx = PushContext(
         user_id=str(principal.user_id),
         technician_id=str(technician_id),
         device_id=device_id,
-        last_pulled_at=last_pulled_at,
+        last_pulled_at=device.conflict_base if device.base_set else last_pulled_at,
     )
     store = SqlStore(db_session, principal, float(current_app.config["SYNC_GEOFENCE_M"]))
     db_session.info[DEVICE_KEY] = device_id
@@ -164,6 +200,8 @@ def push(
             for c in report.conflicts
         ],
     }
+    device.base_set, device.conflict_base = False, None
+    device.last_push_at = utcnow()
     if idempotency_key:
         db_session.add(
             SyncPush(

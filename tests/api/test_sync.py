@@ -470,3 +470,48 @@ def test_conflict_log_is_for_the_office_and_resolvable(world: Any, field: Any) -
     assert r.status_code == 200 and r.json["resolved_at"]
     assert world.dispatcher.get("/api/v1/sync/conflicts?resolved=false").json == []
     assert world.b_api.post(f"/api/v1/sync/conflicts/{entry['id']}/resolve").status_code == 404
+
+
+def test_same_field_conflict_is_caught_when_devices_pull_before_pushing(
+    world: Any, field: Any, session: Any
+) -> None:
+    """WatermelonDB pulls first (keeping local edits), then pushes with the new cursor."""
+    from server.work_orders.models import WorkOrderHelper
+
+    session.add(
+        WorkOrderHelper(
+            tenant_id=world.a.id, work_order_id=field.mine.id, technician_id=world.other_tech.id
+        )
+    )
+    session.commit()
+    t_lead = pull(world.technician).json["timestamp"]
+    t_help = pull(world.other_technician, device="phone-2").json["timestamp"]
+    edit = {"id": str(field.mine.id), "_changed": "technician_notes"}
+    # Lead syncs: pull, then push.
+    t = pull(world.technician, t_lead).json["timestamp"]
+    push(
+        world.technician,
+        {"work_orders": {"updated": [{**edit, "technician_notes": "lead: replaced sensor"}]}},
+        t,
+    )
+    # Helper edited offline against t_help; its pull now sees the lead's notes but keeps
+    # its own, then pushes with the fresh cursor.
+    t2 = pull(world.other_technician, t_help, device="phone-2").json["timestamp"]
+    r = push(
+        world.other_technician,
+        {"work_orders": {"updated": [{**edit, "technician_notes": "helper: cleaned rail"}]}},
+        t2,
+        device="phone-2",
+    )
+    assert [(c["kind"], c["kept"]) for c in r.json["conflicts"]] == [("same_field", "device")]
+    logged = world.dispatcher.get("/api/v1/sync/conflicts?kind=same_field").json
+    assert logged[0]["server_value"] == "lead: replaced sensor"
+    # After a committed push the base resets: the next edit cycle starts clean.
+    t3 = pull(world.other_technician, t2, device="phone-2").json["timestamp"]
+    r = push(
+        world.other_technician,
+        {"work_orders": {"updated": [{**edit, "technician_notes": "helper: second visit"}]}},
+        t3,
+        device="phone-2",
+    )
+    assert r.json["conflicts"] == []
