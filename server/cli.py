@@ -34,6 +34,28 @@ def register_commands(app: Flask) -> None:
         upgrade_database(current_app.config["DATABASE_URL"], revision)
         click.echo(f"database at {revision}")
 
+    @app.cli.command("sync-prune")
+    @click.option("--days", type=int, default=None, help="Override SYNC_TOMBSTONE_DAYS.")
+    def sync_prune(days: int | None) -> None:
+        """Drop sync change-log entries older than the tombstone window (run daily)."""
+        import datetime as dt
+
+        from sqlalchemy import select
+
+        from server.db import db
+        from server.sync.feed import prune, sequence
+        from server.tenants.models import Tenant
+
+        window = days if days is not None else current_app.config["SYNC_TOMBSTONE_DAYS"]
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=window)
+        session = db.session()
+        session.info["system"] = True
+        total = 0
+        for tenant_id in list(session.scalars(select(Tenant.id))):
+            sequence(session, tenant_id)  # only numbered entries can be pruned safely
+            total += prune(session, tenant_id, cutoff)
+        click.echo(f"pruned {total} change-log entries older than {window} days")
+
     @app.cli.command("seed")
     @click.option("--if-empty", is_flag=True, help="Do nothing when a tenant already exists.")
     def seed(if_empty: bool) -> None:

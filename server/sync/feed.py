@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import delete, or_, select, text
 from sqlalchemy.orm import Session
 
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
@@ -255,3 +255,43 @@ def incremental(
             if t == table and any(e.op == "delete" for e in entries):
                 changes.delete(table, row_id)
     return changes
+
+
+def prune(db_session: Session, tenant_id: uuid.UUID, older_than: dt.datetime) -> int:
+    """Drop numbered change-log entries older than the window; returns how many.
+
+    Deletes are kept (they are rare, and a late replay of a deleted append-only row must
+    still be recognised). Cursors at or below the highest pruned number get a full
+    replacement sync from then on.
+    """
+    counter = db_session.scalar(
+        select(SyncCounter).where(SyncCounter.tenant_id == tenant_id).with_for_update()
+    )
+    if counter is None:
+        return 0
+    doomed = select(SyncChange.id, SyncChange.seq).where(
+        SyncChange.tenant_id == tenant_id,
+        SyncChange.seq.is_not(None),
+        SyncChange.changed_at < older_than,
+        SyncChange.op != "delete",
+    )
+    rows = db_session.execute(doomed).all()
+    if not rows:
+        db_session.rollback()
+        return 0
+    highest = max(seq for _, seq in rows)
+    ids = [ident for ident, _ in rows]
+    for start in range(0, len(ids), 1000):
+        db_session.execute(
+            delete(SyncChange).where(SyncChange.id.in_(ids[start : start + 1000]))
+        )
+    db_session.execute(
+        delete(SyncScopeExit).where(
+            SyncScopeExit.tenant_id == tenant_id,
+            SyncScopeExit.seq.is_not(None),
+            SyncScopeExit.seq <= highest,
+        )
+    )
+    counter.pruned_through = max(counter.pruned_through, highest)
+    db_session.commit()
+    return len(ids)

@@ -18,7 +18,7 @@ from server.equipment.models import Equipment
 from server.errors import DomainError
 from server.parts.models import Part
 from server.sync import changelog
-from server.sync.models import SyncChange, SyncConflict, SyncScopeExit
+from server.sync.models import SyncChange, SyncConflict, SyncCounter, SyncScopeExit
 from server.sync.wire import MODELS, from_ms, from_wire, to_wire
 from server.work_orders.models import WorkOrder
 from server.work_orders.scope import assigned_to
@@ -43,6 +43,7 @@ class SqlStore:
         self.principal = principal
         self.geofence_m = geofence_m
         self._orders: dict[uuid.UUID, bool] = {}
+        self._pruned: int | None = None
 
     # -- reads -------------------------------------------------------------------------
     def _row(self, table: str, row_id: str) -> Any:
@@ -143,6 +144,10 @@ class SqlStore:
     ) -> set[str]:
         """Columns others changed after the cursor (unsequenced = after every cursor)."""
         ident = _uuid(row_id)
+        if cursor is not None and cursor < self._pruned_through():
+            # History before this base is gone: assume every column changed, so each
+            # same-field case is logged instead of silently decided.
+            return set(POLICIES[table].columns)
         stmt = select(SyncChange.columns).where(
             SyncChange.table_name == table,
             SyncChange.row_id == ident,
@@ -154,6 +159,12 @@ class SqlStore:
         for cols in self.s.scalars(stmt):
             columns.update(cols or [])
         return columns
+
+    def _pruned_through(self) -> int:
+        if self._pruned is None:
+            counter = self.s.get(SyncCounter, self.principal.tenant_id)
+            self._pruned = counter.pruned_through if counter else 0
+        return self._pruned
 
     # -- writes ------------------------------------------------------------------------
     def insert(self, table: str, row: dict[str, Any], ctx: PushContext) -> None:

@@ -515,3 +515,48 @@ def test_same_field_conflict_is_caught_when_devices_pull_before_pushing(
         device="phone-2",
     )
     assert r.json["conflicts"] == []
+
+
+def test_pruning_forces_replacement_and_conservative_merge(
+    world: Any, field: Any, session: Any, app: Any
+) -> None:
+    """After the tombstone window is pruned, stale cursors resync and merges log, not guess."""
+    from server.sync.feed import prune
+
+    t0 = pull(world.technician).json["timestamp"]
+    etag = world.dispatcher.get(f"/api/v1/work-orders/{field.mine.id}").headers["ETag"]
+    world.dispatcher.patch(
+        f"/api/v1/work-orders/{field.mine.id}",
+        json={"priority": "high"},
+        headers={"If-Match": etag},
+    )
+    t1 = pull(world.technician, t0, device="tablet").json["timestamp"]
+    with app.app_context():
+        from server.db import db
+
+        s = db.session()
+        s.info["system"] = True
+        removed = prune(s, world.a.id, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+        db.session.remove()
+    assert removed > 0
+    assert session.get(SyncCounter, world.a.id).pruned_through >= t1 - 1
+    r = pull(world.technician, t0)
+    assert r.json["experimentalStrategy"] == "replacement"
+    # A push whose base predates the pruned history: same-field is logged, never silent.
+    r = push(
+        world.technician,
+        {
+            "work_orders": {
+                "updated": [
+                    {
+                        "id": str(field.mine.id),
+                        "technician_notes": "x",
+                        "_changed": "technician_notes",
+                    }
+                ]
+            }
+        },
+        t0,
+        device="old-phone",
+    )
+    assert [(c["kind"], c["kept"]) for c in r.json["conflicts"]] == [("same_field", "device")]
