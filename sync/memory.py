@@ -160,6 +160,9 @@ class MemoryStore:
 
     # -- the Store protocol ----------------------------------------------------------
 
+    def prefetch(self, table: str, row_ids: list[str]) -> None:
+        """Nothing to do: everything is already in memory."""
+
     def load(self, table: str, row_id: str) -> dict[str, Any] | None:
         """A copy of the row's device-visible values, or None when absent."""
         row = self.rows[table].get(row_id)

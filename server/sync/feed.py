@@ -228,8 +228,15 @@ def incremental(
     changed_orders = {row_id for (table, row_id) in log if table == "work_orders"} & kept
     for order in _load(db_session, "work_orders", changed_orders):
         changes.put("work_orders", bucket("work_orders", order.id) or "updated", order)
-    for table, rows in _children(db_session, kept).items():
-        for row in rows:
+    # Only rows named in the log are read: a pull costs what changed, not what exists.
+    for table, model in CHILD_MODELS.items():
+        changed_ids = {row_id for (t, row_id) in log if t == table}
+        if not changed_ids or not kept:
+            continue
+        changed_rows = db_session.scalars(
+            select(model).where(model.id.in_(changed_ids), model.work_order_id.in_(kept))
+        )
+        for row in changed_rows:
             which = bucket(table, row.id)
             if which:
                 changes.put(table, which, row)
@@ -282,9 +289,7 @@ def prune(db_session: Session, tenant_id: uuid.UUID, older_than: dt.datetime) ->
     highest = max(seq for _, seq in rows)
     ids = [ident for ident, _ in rows]
     for start in range(0, len(ids), 1000):
-        db_session.execute(
-            delete(SyncChange).where(SyncChange.id.in_(ids[start : start + 1000]))
-        )
+        db_session.execute(delete(SyncChange).where(SyncChange.id.in_(ids[start : start + 1000])))
     db_session.execute(
         delete(SyncScopeExit).where(
             SyncScopeExit.tenant_id == tenant_id,

@@ -184,6 +184,7 @@ def push(
     db_session.info[DEVICE_KEY] = device_id
     try:
         report = apply_push(store, changes, ctx)
+        db_session.flush()  # while the device id is set: the change log records its origin
     except PushRejected as exc:
         db_session.rollback()
         raise ValidationFailed(exc.message, code=exc.code, errors=exc.errors) from exc

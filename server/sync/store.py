@@ -43,12 +43,41 @@ class SqlStore:
         self.principal = principal
         self.geofence_m = geofence_m
         self._orders: dict[uuid.UUID, bool] = {}
+        self._order_checks: dict[uuid.UUID, str | None] = {}
         self._pruned: int | None = None
+        # Rows of this push by (table, id), including ones inserted but not yet flushed.
+        self._cache: dict[tuple[str, uuid.UUID], Any] = {}
+        self._deleted: dict[tuple[str, uuid.UUID], bool] = {}
 
     # -- reads -------------------------------------------------------------------------
+    def prefetch(self, table: str, row_ids: list[str]) -> None:
+        """Load rows and tombstones of one table in two queries."""
+        idents = {i for i in (_uuid(r) for r in row_ids) if i is not None}
+        if not idents:
+            return
+        model = MODELS[table]
+        found = {row.id: row for row in self.s.scalars(select(model).where(model.id.in_(idents)))}
+        deleted = set(
+            self.s.scalars(
+                select(SyncChange.row_id).where(
+                    SyncChange.table_name == table,
+                    SyncChange.row_id.in_(idents),
+                    SyncChange.op == "delete",
+                )
+            )
+        )
+        for ident in idents:
+            self._cache[(table, ident)] = found.get(ident)
+            self._deleted[(table, ident)] = ident in deleted
+
     def _row(self, table: str, row_id: str) -> Any:
         ident = _uuid(row_id)
-        return None if ident is None else self.s.get(MODELS[table], ident)
+        if ident is None:
+            return None
+        key = (table, ident)
+        if key not in self._cache:
+            self._cache[key] = self.s.get(MODELS[table], ident)
+        return self._cache[key]
 
     def load(self, table: str, row_id: str) -> dict[str, Any] | None:
         """Current device-visible values of a row."""
@@ -60,6 +89,8 @@ class SqlStore:
         ident = _uuid(row_id)
         if ident is None:
             return False
+        if (table, ident) in self._deleted:
+            return self._deleted[(table, ident)]
         return bool(
             self.s.scalar(
                 select(
@@ -89,11 +120,20 @@ class SqlStore:
 
     def _order_problem(self, order_id: Any) -> str | None:
         ident = _uuid(order_id)
-        if ident is None or self.s.get(WorkOrder, ident) is None:
+        if ident is None:
             return "unknown work order"
-        if not self._ever_assigned(ident):
-            return "work order not assigned to you"
-        return None
+        if ident not in self._order_checks:
+            # Checked once per order per push; no_autoflush keeps pending inserts of this
+            # push from being flushed by every lookup.
+            with self.s.no_autoflush:
+                if self.s.get(WorkOrder, ident) is None:
+                    problem: str | None = "unknown work order"
+                elif not self._ever_assigned(ident):
+                    problem = "work order not assigned to you"
+                else:
+                    problem = None
+            self._order_checks[ident] = problem
+        return self._order_checks[ident]
 
     def check_update(self, table: str, row_id: str, ctx: PushContext) -> str | None:
         """Devices may touch only rows of orders they are (or were) assigned to."""
@@ -186,7 +226,8 @@ class SqlStore:
         if table == "status_events":
             obj.outcome = "pending"
         self.s.add(obj)
-        self.s.flush()
+        # No flush per row: a push's inserts go out together at the next flush.
+        self._cache[(table, obj.id)] = obj
 
     def _geofence(self, check_in: Any) -> None:
         order = self.s.get(WorkOrder, check_in.work_order_id)
