@@ -7,7 +7,7 @@ FLASK     := $(PY) -m flask --app "server:create_app()"
 HOST      ?= 127.0.0.1
 PORT      ?= 5000
 
-.PHONY: run test test-postgis test-all check lint format typecheck openapi migration seed bench deps spatialite clean
+.PHONY: run test test-postgis test-all check lint format typecheck openapi contract migration seed bench deps spatialite clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -50,6 +50,9 @@ check: lint typecheck test  ## lint, types, tests
 
 openapi: deps  ## regenerate the committed contract
 	$(FLASK) openapi write --format=json mobile_contract/openapi.json
+
+contract: openapi  ## regenerate the whole mobile contract: OpenAPI + sync JSON Schemas
+	$(PY) -m mobile_contract.sync_schema
 
 migration: deps  ## make migration m="what changed"
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

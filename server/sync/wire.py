@@ -90,6 +90,8 @@ def to_wire(table: str, obj: Any) -> dict[str, Any]:
             )
         elif spec.type is ColumnType.TIMESTAMP:
             out[name] = None if value is None else ms(value)
+        elif spec.type is ColumnType.NUMBER and isinstance(value, Decimal):
+            out[name] = float(value)  # quantities are exact in the DB, numbers on the wire
         else:
             out[name] = _plain(value)
     return out
