@@ -17,6 +17,9 @@ from typing import Any, Protocol
 from sync.policy import POLICIES, Column, ColumnType, Kind, Owner, TablePolicy
 
 META = ("_status", "_changed")
+# WatermelonDB stamps these itself on every local edit (@readonly @date fields) and lists
+# them in _changed; they are bookkeeping, not edits, so they are ignored without a log.
+CLIENT_BOOKKEEPING = frozenset({"created_at", "updated_at"})
 
 
 class PushRejected(Exception):
@@ -402,7 +405,9 @@ def _merge(
     edited = {
         c
         for c in edited
-        if c in values and not _same(policy.columns[c], existing.get(c), values[c])
+        if c in values
+        and c not in CLIENT_BOOKKEEPING
+        and not _same(policy.columns[c], existing.get(c), values[c])
     }
     server_changed = store.changed_since(policy.name, row_id, ctx.last_pulled_at, ctx.device_id)
     write: dict[str, Any] = {}

@@ -670,3 +670,12 @@ def test_pull_sends_own_inserts_as_updated_and_deletions_as_ids(store: MemorySto
     first = store.pull(None, "phone-3")
     assert {r["id"] for r in first["work_orders"]["created"]} == {ORDER, FOREIGN}
     assert first["parts"]["deleted"] == []
+
+
+def test_client_bookkeeping_timestamps_are_ignored_silently(store: MemoryStore) -> None:
+    """WatermelonDB lists updated_at in _changed on every edit; that is not a conflict."""
+    push = changes("work_orders", updated=[updated(ORDER, technician_notes="n", updated_at=123)])
+    report = apply_push(store, push, ctx(store))
+    assert report.conflicts == []
+    loaded = store.load("work_orders", ORDER)
+    assert loaded is not None and loaded["technician_notes"] == "n"
