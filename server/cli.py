@@ -64,3 +64,39 @@ def register_commands(app: Flask) -> None:
 
         summary = seed_demo(if_empty=if_empty)
         click.echo(summary)
+
+    @app.cli.command("notifications-deliver")
+    @click.option("--loop", is_flag=True, help="Keep polling instead of one pass.")
+    @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+    @click.option("--limit", default=None, type=int, help="Rows per pass (default: config).")
+    def notifications_deliver(loop: bool, interval: float, limit: int | None) -> None:
+        """Send due push notifications from the outbox (after commit, outside requests)."""
+        import time
+
+        from server.db import db
+        from server.notifications.sender import make_sender
+        from server.notifications.worker import deliver_pending
+
+        config = current_app.config
+        sender = make_sender(config)
+        batch = limit or config["NOTIFICATIONS_BATCH_SIZE"]
+        click.echo(f"notifications: delivering with {type(sender).__name__}")
+        while True:
+            try:
+                report = deliver_pending(
+                    db.session(),
+                    sender,
+                    limit=batch,
+                    max_attempts=config["NOTIFICATIONS_MAX_ATTEMPTS"],
+                )
+            finally:
+                db.session.remove()
+            if report.picked:
+                click.echo(
+                    f"picked {report.picked}: sent {report.sent}, retrying {report.retrying}, "
+                    f"gave up {report.gave_up}, revoked tokens {report.revoked_tokens}"
+                )
+            if not loop:
+                return
+            if report.picked < batch:  # a full batch means more are due: go again now
+                time.sleep(interval)

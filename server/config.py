@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,24 @@ class Config:
     SYNC_TOMBSTONE_DAYS = int(os.environ.get("SYNC_TOMBSTONE_DAYS", "30"))
     # Pagination defaults for every list endpoint.
     PAGINATION_MAX_PAGE_SIZE = 200
+    # Photos (content-addressed blobs): upload size and decoded-pixel limits, thumbnail
+    # edge, and where the bytes live - a local directory (tenant-separated) by default,
+    # S3-compatible object storage when a bucket is named (credentials come from the
+    # usual AWS_* environment variables / boto3 credential chain).
+    BLOB_MAX_BYTES = int(os.environ.get("BLOB_MAX_BYTES", str(15 * 1024 * 1024)))
+    BLOB_MAX_PIXELS = int(os.environ.get("BLOB_MAX_PIXELS", str(40_000_000)))
+    BLOB_THUMBNAIL_PX = int(os.environ.get("BLOB_THUMBNAIL_PX", "320"))
+    BLOB_DIR = os.environ.get("BLOB_DIR", str(ROOT / "instance" / "blobs"))
+    BLOB_S3_BUCKET = os.environ.get("BLOB_S3_BUCKET") or None
+    BLOB_S3_ENDPOINT_URL = os.environ.get("BLOB_S3_ENDPOINT_URL") or None
+    BLOB_S3_REGION = os.environ.get("BLOB_S3_REGION") or None
+    BLOB_S3_PREFIX = os.environ.get("BLOB_S3_PREFIX", "")
+    # Push notifications (FCM): with neither credentials key set, a fake sender records
+    # messages instead of sending. GOOGLE_APPLICATION_CREDENTIALS is read by google-auth.
+    FIREBASE_CREDENTIALS_FILE = os.environ.get("FIREBASE_CREDENTIALS_FILE") or None
+    GOOGLE_APPLICATION_CREDENTIALS = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or None
+    NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "8"))
+    NOTIFICATIONS_BATCH_SIZE = int(os.environ.get("NOTIFICATIONS_BATCH_SIZE", "100"))
 
 
 class TestingConfig(Config):
@@ -67,6 +86,8 @@ class TestingConfig(Config):
     TESTING = True
     PASSWORD_HASH_TIME_COST = 1
     PASSWORD_HASH_MEMORY_KIB = 8 * 1024
+    # Never write test uploads into the repository's instance/ directory.
+    BLOB_DIR = os.environ.get("BLOB_DIR", os.path.join(tempfile.gettempdir(), "fsm-test-blobs"))
 
 
 class ProductionConfig(Config):

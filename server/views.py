@@ -1,8 +1,10 @@
 """Every blueprint the API serves, in registration (and documentation) order."""
 
 from server.auth.views import auth_blp, users_blp
+from server.blobs.views import blp as blobs_blp
 from server.customers.views import customers_blp, sites_blp
 from server.equipment.views import blp as equipment_blp
+from server.notifications.views import blp as devices_blp
 from server.organization.views import custom_fields_blp, skills_blp, territories_blp
 from server.parts.views import blp as parts_blp
 from server.sync.views import blp as sync_blp
@@ -24,4 +26,6 @@ BLUEPRINTS = [
     work_orders_blp,
     parts_blp,
     sync_blp,
+    blobs_blp,
+    devices_blp,
 ]

@@ -219,6 +219,10 @@ class Api:
             url, json=json, headers=self._headers(kw.pop("headers", None)), **kw
         )
 
+    def put(self, url: str, data: Any = None, **kw: Any) -> Any:
+        """PUT a raw body (bytes)."""
+        return self.client.put(url, data=data, headers=self._headers(kw.pop("headers", None)), **kw)
+
     def delete(self, url: str, **kw: Any) -> Any:
         """DELETE."""
         return self.client.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)

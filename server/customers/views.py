@@ -121,6 +121,4 @@ class SiteById(MethodView):
         """Update a site."""
         session = db.session()
         site = service.get_site(db_session=session, principal=current(), site_id=site_id)
-        return service.update_site(
-            db_session=session, site=site, data=data, principal=current()
-        )
+        return service.update_site(db_session=session, site=site, data=data, principal=current())

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from server.customers.models import Customer, Site
 from server.equipment.models import Equipment
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
+from server.notifications.service import enqueue_tickles
 from server.parts.models import Part, PartUsage
 from server.sync.models import SyncChange, SyncScopeExit
 from server.work_orders.models import WorkOrder, WorkOrderHelper
@@ -147,6 +148,7 @@ def _record_changes(session: Session, flush_context: Any, instances: Any) -> Non
             if order is not None and order not in session.dirty and order not in session.new:
                 log(order, "work_orders", "update", ["helper_ids"])
     session.add_all(records)
+    enqueue_tickles(session, records)
 
 
 def touch(session: Session, table: str, row_id: uuid.UUID, tenant_id: uuid.UUID) -> None:

@@ -79,6 +79,15 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/sync"): ALL,
     ("GET", "/api/v1/sync/conflicts"): OFFICE,
     ("POST", "/api/v1/sync/conflicts/<uuid:conflict_id>/resolve"): OFFICE,
+    # Photos: every role uploads and reads any blob of its tenant (for now).
+    ("PUT", "/api/v1/blobs/<sha256>"): ALL,
+    ("GET", "/api/v1/blobs/<sha256>"): ALL,
+    ("GET", "/api/v1/blobs/<sha256>/thumbnail"): ALL,
+    ("GET", "/api/v1/blobs/<sha256>/meta"): ALL,
+    # Push tokens: every signed-in user manages the tokens of their own installs.
+    ("GET", "/api/v1/devices/tokens"): ALL,
+    ("PUT", "/api/v1/devices/tokens"): ALL,
+    ("DELETE", "/api/v1/devices/tokens/<path:token>"): ALL,
 }
 
 

@@ -1,0 +1,1 @@
+"""Push notifications: device-token registry, outbox, FCM sender and delivery worker."""
