@@ -22,13 +22,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,30 +32,14 @@ from typing import Any
 import pytest
 
 from sync.policy import POLICIES, ColumnType
+from tests.e2e.server_process import ServerProcess, build_database
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "watermelon"
 NPM_TIMEOUT_S = 600
-SERVER_START_TIMEOUT_S = 60
 NODE_TIMEOUT_S = 120
-
-# Migrations and the demo seed, run in a child interpreter: create_app() rebinds the
-# process-wide engine, which must not happen inside the pytest process. The testing config
-# only makes the demo password hashes cheap, so logins in the scenarios are fast.
-SETUP_DATABASE = """
-import sys
-from server import create_app
-from server.cli import upgrade_database
-from server.seed import seed_demo
-
-url = sys.argv[1]
-upgrade_database(url)
-app = create_app({"ENV_NAME": "testing", "DATABASE_URL": url})
-with app.app_context():
-    print(seed_demo())
-"""
 
 WIRE_TYPES = {
     ColumnType.STRING: "string",
@@ -132,111 +111,12 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _server_env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "FSM_ENV": "development",
-            "FLASK_DEBUG": "0",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server not healthy after {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the one process this module started (by its PID), whatever happened."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _flask_run(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "flask",
-        "--app",
-        "server:create_app()",
-        "run",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-reload",
-        "--no-debugger",
-    ]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A fresh migrated and seeded SQLite database, served by ``flask run`` on loopback.
-
-    The server process starts while the database is being built (it connects lazily, on
-    the first request), and is only used once the setup process has finished.
-    """
+    """A fresh migrated and seeded SQLite database, served by ``flask run`` on loopback."""
     workdir = tmp_path_factory.mktemp("watermelondb-e2e")
-    database_url = f"sqlite:///{workdir / 'e2e.sqlite3'}"
-    env = _server_env(database_url)
-    setup_log, log = workdir / "setup.log", workdir / "server.log"
-    with setup_log.open("wb") as out:
-        setup = subprocess.Popen(
-            [sys.executable, "-c", SETUP_DATABASE, database_url],
-            cwd=ROOT,
-            env={**env, "FSM_ENV": "testing"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    processes = [setup]
-    try:
-        for _attempt in range(3):  # a free port can be taken between probing and binding
-            port = _free_port()
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    _flask_run(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-                )
-            processes.append(process)
-            if setup.wait(timeout=300) != 0:
-                pytest.fail(f"database setup failed:\n{setup_log.read_text()}")
-            base_url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_healthy(base_url, process, log)
-            except RuntimeError:
-                if process.poll() is not None and "Address already in use" in log.read_text():
-                    continue
-                raise
-            yield Server(base_url=base_url, log=log)
-            return
-        pytest.fail(f"could not bind a loopback port:\n{log.read_text()}")
-    finally:
-        for started in processes:
-            _stop(started)
+    with ServerProcess(workdir, build_database(workdir)) as process:
+        yield Server(base_url=process.base_url, log=process.log)
 
 
 # --- running scenarios --------------------------------------------------------------------------
