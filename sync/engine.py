@@ -331,17 +331,7 @@ def _append(
     existing = store.load(policy.name, values["id"])
     if existing is None and store.was_deleted(policy.name, values["id"]):
         # A replay of a row the office has since deleted must not bring it back.
-        entry = ConflictEntry(
-            policy.name,
-            values["id"],
-            None,
-            "update_of_deleted",
-            "server",
-            None,
-            {k: v for k, v in values.items() if k != "id"},
-        )
-        report.conflicts.append(entry)
-        store.log_conflict(entry, ctx)
+        _log_deleted(store, report, ctx, policy, values)
         report.count(report.unchanged, policy.name)
         return False
     if existing is None:
@@ -388,17 +378,7 @@ def _merge(
     existing = store.load(policy.name, row_id)
     if existing is None:
         # Updated after the server deleted it: the deletion stands, the device learns on pull.
-        entry = ConflictEntry(
-            policy.name,
-            row_id,
-            None,
-            "update_of_deleted",
-            "server",
-            None,
-            {k: v for k, v in values.items() if k != "id"},
-        )
-        report.conflicts.append(entry)
-        store.log_conflict(entry, ctx)
+        _log_deleted(store, report, ctx, policy, values)
         return
     # Without _changed (a "created" that already exists) every sent column counts as edited.
     edited = changed if changed is not None and bucket == "updated" else set(values) - {"id"}
@@ -481,6 +461,23 @@ def _merge(
         # Always, even next to a write: a pull may skip the device's own writes, and the
         # device's copy still holds the refused values.
         store.touch(policy.name, row_id, ctx)
+
+
+def _log_deleted(
+    store: Store, report: PushReport, ctx: PushContext, policy: TablePolicy, values: dict[str, Any]
+) -> None:
+    """The server deleted this row: the deletion stands, the device's values are logged."""
+    entry = ConflictEntry(
+        policy.name,
+        values["id"],
+        None,
+        "update_of_deleted",
+        "server",
+        None,
+        {k: v for k, v in values.items() if k != "id"},
+    )
+    report.conflicts.append(entry)
+    store.log_conflict(entry, ctx)
 
 
 def _log(

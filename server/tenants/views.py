@@ -9,9 +9,9 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from server.auth.principal import ADMIN_ONLY, ALL_ROLES, current, roles_required
-from server.db import db, system_scope
-from server.http import Blueprint, get_or_404
-from server.tenants.models import Tenant
+from server.db import db
+from server.http import Blueprint
+from server.tenants import service
 
 blp = Blueprint("tenant", __name__, url_prefix="/tenant", description="The caller's tenant.")
 
@@ -36,18 +36,13 @@ class CurrentTenant(MethodView):
     @blp.response(200, TenantSchema)
     def get(self) -> Any:
         """Read tenant settings."""
-        with system_scope(db.session()):
-            return get_or_404(Tenant, current().tenant_id)
+        return service.get_tenant(db_session=db.session(), tenant_id=current().tenant_id)
 
     @roles_required(*ADMIN_ONLY)
     @blp.arguments(TenantSchema)
     @blp.response(200, TenantSchema)
     def patch(self, data: dict[str, Any]) -> Any:
         """Change tenant name or time zone."""
-        session = db.session()
-        with system_scope(session):
-            tenant = get_or_404(Tenant, current().tenant_id)
-            for key, value in data.items():
-                setattr(tenant, key, value)
-            session.commit()
-        return tenant
+        return service.update_tenant(
+            db_session=db.session(), tenant_id=current().tenant_id, data=data
+        )
