@@ -61,8 +61,11 @@ seed: deps spatialite
 	$(FLASK) db-upgrade
 	$(FLASK) seed
 
-bench: deps
-	@echo "no benchmarks yet"
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fsm_bench
+
+bench: deps  ## sync benchmarks on PostgreSQL (wipes BENCH_DATABASE_URL); tables + bench/results/*.json
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/sync_bench.py
+	$(PY) bench/sync_chaos.py
 
 clean:
 	rm -rf instance/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
