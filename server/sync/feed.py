@@ -228,6 +228,23 @@ def incremental(
     changed_orders = {row_id for (table, row_id) in log if table == "work_orders"} & kept
     for order in _load(db_session, "work_orders", changed_orders):
         changes.put("work_orders", bucket("work_orders", order.id) or "updated", order)
+    # Field records this device pushed for orders it no longer holds (work done offline
+    # before it learned of a reassignment) are kept on the server but leave the device.
+    for table, model in CHILD_MODELS.items():
+        mine = {
+            row_id
+            for (t, row_id), entries in log.items()
+            if t == table and any(e.origin_device == device_id for e in entries)
+        }
+        if not mine:
+            continue
+        owned = db_session.execute(
+            select(model.id, model.work_order_id).where(model.id.in_(mine))
+        ).all()
+        for row_id, order_id in owned:
+            if order_id not in scope_now:
+                changes.delete(table, row_id)
+
     # Only rows named in the log are read: a pull costs what changed, not what exists.
     for table, model in CHILD_MODELS.items():
         changed_ids = {row_id for (t, row_id) in log if t == table}

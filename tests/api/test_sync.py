@@ -560,3 +560,25 @@ def test_pruning_forces_replacement_and_conservative_merge(
         device="old-phone",
     )
     assert [(c["kind"], c["kept"]) for c in r.json["conflicts"]] == [("same_field", "device")]
+
+
+def test_offline_note_on_an_order_reassigned_meanwhile_leaves_the_old_device(
+    world: Any, field: Any
+) -> None:
+    """Found by the chaos test: the note is kept on the server, and the device drops it."""
+    t0 = pull(world.technician).json["timestamp"]
+    etag = world.dispatcher.get(f"/api/v1/work-orders/{field.mine.id}").headers["ETag"]
+    world.dispatcher.patch(
+        f"/api/v1/work-orders/{field.mine.id}",
+        json={"lead_technician_id": str(world.other_tech.id)},
+        headers={"If-Match": etag},
+    )
+    t1 = pull(world.technician, t0).json["timestamp"]  # the order leaves this device
+    late = note(field.mine.id, "written before I knew")
+    assert push(world.technician, {"work_order_notes": {"created": [late]}}, t1).status_code == 200
+    body = pull(world.technician, t1).json
+    assert late["id"] in ids(body, "work_order_notes", "deleted")
+    fresh = pull(world.technician, device="fresh-install").json
+    assert late["id"] not in ids(fresh, "work_order_notes", "created")
+    came = pull(world.other_technician, device="phone-2").json
+    assert late["id"] in ids(came, "work_order_notes", "created")
