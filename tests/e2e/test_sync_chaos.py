@@ -65,4 +65,6 @@ def test_the_chaos_really_happened(chaos: ChaosResult) -> None:
     assert counts["pushes"] >= CI_CONFIG.devices
     assert counts.get("office_priority_changes", 0) > 0
     assert counts.get("office_shared_orders", 0) > 0
-    assert chaos.duration_s < 60
+    # Duration is a benchmark figure (bench/sync_chaos.py), not a pass/fail criterion here;
+    # this bound only catches a hang well before CI's own limit.
+    assert chaos.duration_s < 600
