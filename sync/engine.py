@@ -393,8 +393,8 @@ def _merge(
     write: dict[str, Any] = {}
     corrected = False
     for column in sorted(edited):
-        spec = policy.columns[column]
-        if spec.owner is Owner.READ_ONLY:
+        kind, kept = _verdict(policy.columns[column].owner, column in server_changed)
+        if kind is not None:
             _log(
                 store,
                 report,
@@ -402,56 +402,15 @@ def _merge(
                 policy,
                 row_id,
                 column,
-                "not_writable",
-                "server",
+                kind,
+                kept,
                 existing.get(column),
                 values[column],
             )
-            corrected = True
-        elif column in server_changed and spec.owner is Owner.SERVER:
-            _log(
-                store,
-                report,
-                ctx,
-                policy,
-                row_id,
-                column,
-                "same_field",
-                "server",
-                existing.get(column),
-                values[column],
-            )
-            corrected = True
-        elif spec.owner is Owner.SERVER:
-            # Office-owned fields change only in the office, even without a race.
-            _log(
-                store,
-                report,
-                ctx,
-                policy,
-                row_id,
-                column,
-                "not_permitted",
-                "server",
-                existing.get(column),
-                values[column],
-            )
-            corrected = True
-        else:
-            if column in server_changed:
-                _log(
-                    store,
-                    report,
-                    ctx,
-                    policy,
-                    row_id,
-                    column,
-                    "same_field",
-                    "device",
-                    existing.get(column),
-                    values[column],
-                )
+        if kept == "device":
             write[column] = values[column]
+        else:
+            corrected = True
     if write:
         store.update(policy.name, row_id, write, ctx)
         report.count(report.updated, policy.name)
@@ -461,6 +420,19 @@ def _merge(
         # Always, even next to a write: a pull may skip the device's own writes, and the
         # device's copy still holds the refused values.
         store.touch(policy.name, row_id, ctx)
+
+
+def _verdict(owner: Owner, raced: bool) -> tuple[str | None, str]:
+    """For one edited column: the conflict-log kind (None: nothing to log) and who keeps it.
+
+    ``raced`` means the server changed the column after the device's conflict base.
+    Office-owned columns change only in the office, even without a race.
+    """
+    if owner is Owner.READ_ONLY:
+        return "not_writable", "server"
+    if owner is Owner.SERVER:
+        return ("same_field" if raced else "not_permitted"), "server"
+    return ("same_field" if raced else None), "device"
 
 
 def _log_deleted(
