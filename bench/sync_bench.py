@@ -155,6 +155,7 @@ def grow(world: dict[str, Any], total: int) -> None:
     with Session(engine) as s:
         set_tenant(s, world["tenant"])
         sequence(s, world["tenant"])
+        s.commit()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 

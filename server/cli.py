@@ -53,6 +53,7 @@ def register_commands(app: Flask) -> None:
         total = 0
         for tenant_id in list(session.scalars(select(Tenant.id))):
             sequence(session, tenant_id)  # only numbered entries can be pruned safely
+            session.commit()
             total += prune(session, tenant_id, cutoff)
         click.echo(f"pruned {total} change-log entries older than {window} days")
 

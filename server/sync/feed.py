@@ -39,8 +39,8 @@ FINISHED = ("closed", "cancelled")
 def sequence(db_session: Session, tenant_id: uuid.UUID) -> int:
     """Number every committed, unnumbered change of the tenant; return the high-water mark.
 
-    Runs in its own transaction and commits, so the numbers are visible to the pull's
-    snapshot that follows.
+    The caller commits (the pull commits it together with its device bookkeeping); the
+    counter's row lock is held until then, which is what serialises sequencers.
     """
     counter = db_session.scalar(
         select(SyncCounter).where(SyncCounter.tenant_id == tenant_id).with_for_update()
@@ -71,7 +71,7 @@ def sequence(db_session: Session, tenant_id: uuid.UUID) -> int:
         )
         last += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     counter.last_seq = last
-    db_session.commit()
+    db_session.flush()
     return last
 
 
@@ -120,16 +120,28 @@ def _scope(db_session: Session, technician_id: uuid.UUID, history_days: int) -> 
     return set(db_session.scalars(stmt))
 
 
-def _refs(db_session: Session, order_ids: set[uuid.UUID]) -> dict[str, set[uuid.UUID]]:
-    refs: dict[str, set[uuid.UUID]] = {t: set() for t in REFERENCE}
+RefRow = tuple[uuid.UUID, uuid.UUID, uuid.UUID | None]
+
+
+def _ref_rows(db_session: Session, order_ids: set[uuid.UUID]) -> dict[uuid.UUID, RefRow]:
+    """Customer, site and equipment of each order, in one query."""
     if not order_ids:
-        return refs
+        return {}
     rows = db_session.execute(
-        select(WorkOrder.customer_id, WorkOrder.site_id, WorkOrder.equipment_id).where(
-            WorkOrder.id.in_(order_ids)
-        )
+        select(
+            WorkOrder.id, WorkOrder.customer_id, WorkOrder.site_id, WorkOrder.equipment_id
+        ).where(WorkOrder.id.in_(order_ids))
     )
-    for customer_id, site_id, equipment_id in rows:
+    return {order_id: (customer, site, unit) for order_id, customer, site, unit in rows}
+
+
+def _refs(
+    ref_rows: dict[uuid.UUID, RefRow], order_ids: set[uuid.UUID]
+) -> dict[str, set[uuid.UUID]]:
+    """Reference rows the given orders point at, per table."""
+    refs: dict[str, set[uuid.UUID]] = {t: set() for t in REFERENCE}
+    for order_id in order_ids & set(ref_rows):
+        customer_id, site_id, equipment_id = ref_rows[order_id]
         refs["customers"].add(customer_id)
         refs["sites"].add(site_id)
         if equipment_id:
@@ -162,7 +174,7 @@ def full(db_session: Session, technician_id: uuid.UUID, history_days: int) -> Ch
     for table, rows in _children(db_session, scope).items():
         for row in rows:
             changes.put(table, "created", row)
-    for table, ids in _refs(db_session, scope).items():
+    for table, ids in _refs(_ref_rows(db_session, scope), scope).items():
         for row in _load(db_session, table, ids):
             changes.put(table, "created", row)
     for part in db_session.scalars(select(Part).where(Part.active.is_(True))):
@@ -258,7 +270,8 @@ def incremental(
             if which:
                 changes.put(table, which, row)
 
-    refs_now, refs_then = _refs(db_session, scope_now), _refs(db_session, scope_then)
+    ref_rows = _ref_rows(db_session, scope_now | scope_then)
+    refs_now, refs_then = _refs(ref_rows, scope_now), _refs(ref_rows, scope_then)
     for table in REFERENCE:
         now_ids, then_ids = refs_now[table], refs_then[table]
         for row in _load(db_session, table, now_ids - then_ids):

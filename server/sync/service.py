@@ -105,7 +105,7 @@ def pull(
 ) -> dict[str, Any]:
     """The technician's changes since the cursor, or everything (replacement when stale)."""
     technician_id = _technician(principal)
-    upto = feed.sequence(db_session, principal.tenant_id)
+    upto = feed.sequence(db_session, principal.tenant_id)  # committed with the device below
     _remember_pull(db_session, principal, device_id, last_pulled_at, upto)
     _snapshot(db_session)
     counter = db_session.scalar(

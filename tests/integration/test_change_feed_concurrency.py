@@ -53,6 +53,7 @@ def _session(tenant: uuid.UUID) -> Session:
 def _read(tenant: uuid.UUID, cursor: int) -> tuple[int, list[uuid.UUID]]:
     with _session(tenant) as s:
         upto = sequence(s, tenant)
+        s.commit()
         rows = s.scalars(
             select(SyncChange.row_id).where(SyncChange.seq > cursor, SyncChange.seq <= upto)
         ).all()
