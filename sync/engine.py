@@ -14,12 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sync.policy import POLICIES, Column, ColumnType, Kind, Owner, TablePolicy
+from sync.policy import CLIENT_BOOKKEEPING, POLICIES, Column, ColumnType, Kind, Owner, TablePolicy
 
 META = ("_status", "_changed")
-# WatermelonDB stamps these itself on every local edit (@readonly @date fields) and lists
-# them in _changed; they are bookkeeping, not edits, so they are ignored without a log.
-CLIENT_BOOKKEEPING = frozenset({"created_at", "updated_at"})
 
 
 class PushRejected(Exception):

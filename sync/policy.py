@@ -266,5 +266,9 @@ CHILDREN_OF_ORDERS = (
 REFERENCE = ("customers", "sites", "equipment")
 CATALOGUE = ("parts",)
 
+# WatermelonDB stamps these itself on every local edit (@readonly @date fields) and lists
+# them in _changed; they are bookkeeping, not edits: ignored on push, without a log entry.
+CLIENT_BOOKKEEPING = frozenset({"created_at", "updated_at"})
+
 SCHEMA_VERSION = 1
 MIN_SCHEMA_VERSION = 1
