@@ -1,0 +1,805 @@
+"""The one module that imports OR-Tools: Problem in, Plan out, within a wall-clock budget.
+
+One routing vehicle per technician per shift, so shifts, per-day job and hour limits and
+multi-day splitting fall out of the model; the time dimension runs on one absolute axis
+(problem seconds), so precedence between days is a plain inequality.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from dispatch.explain import dropped_reason, eligibility, has_skills, part_durations, shift_fits
+from dispatch.model import (
+    PRIORITY_WEIGHT,
+    Job,
+    Kpis,
+    Plan,
+    Problem,
+    ProblemError,
+    Route,
+    Shift,
+    SolveOptions,
+    Technician,
+    Unassigned,
+    Visit,
+)
+from geo.points import Point
+from geo.travel import TravelTimeProvider
+
+ProgressFn = Callable[[float, int | None], None]
+BIG = 2**40
+DEFAULT_OPTIONS = SolveOptions()
+
+
+@dataclass
+class _Node:
+    job: int  # index into problem.jobs
+    part: int
+    parts: int
+    role: str  # "lead" | "helper"
+    duration: int
+    allowed: list[int] = field(default_factory=list)  # vehicle indexes
+
+
+@dataclass
+class _Vehicle:
+    tech: int
+    shift: Shift
+    start: Point
+    end: Point
+    earliest: int
+
+
+@dataclass
+class _Model:
+    problem: Problem
+    nodes: list[_Node]
+    vehicles: list[_Vehicle]
+    durations: np.ndarray
+    distances: np.ndarray
+    unassigned: list[Unassigned]
+    eligible_leads: dict[int, tuple[int, ...]]
+
+
+def validate(problem: Problem) -> None:
+    """Reject problems that are malformed rather than merely hard (ids, ranges, lengths)."""
+    seen: set[str] = set()
+    for i, job in enumerate(problem.jobs):
+        path = f"jobs[{i}]"
+        if job.id in seen:
+            raise ProblemError(f"duplicate job id {job.id!r}", path)
+        seen.add(job.id)
+        if job.duration_s < 0 or job.duration_s > 30 * 86_400:
+            raise ProblemError("duration must be 0 .. 30 days", f"{path}.duration_s")
+        if job.crew_size < 1 or job.crew_size > 10:
+            raise ProblemError("crew size must be 1 .. 10", f"{path}.crew_size")
+        if job.max_part_s is not None and job.max_part_s <= 0:
+            raise ProblemError("max_part_s must be positive", f"{path}.max_part_s")
+        if job.max_part_s is not None and len(part_durations(job)) > 31:
+            raise ProblemError("a job may span at most 31 parts", f"{path}.max_part_s")
+        for w in job.windows:
+            if w.end < w.start:
+                raise ProblemError("window ends before it starts", f"{path}.windows")
+        if job.priority not in PRIORITY_WEIGHT:
+            raise ProblemError(f"unknown priority {job.priority!r}", f"{path}.priority")
+    tech_ids: set[str] = set()
+    for i, tech in enumerate(problem.technicians):
+        if tech.id in tech_ids:
+            raise ProblemError(f"duplicate technician id {tech.id!r}", f"technicians[{i}]")
+        tech_ids.add(tech.id)
+        for s in tech.shifts:
+            if s.end < s.start or s.max_overtime_s < 0:
+                raise ProblemError("shift ends before it starts", f"technicians[{i}].shifts")
+
+
+def _build(problem: Problem, travel: TravelTimeProvider) -> _Model:
+    validate(problem)
+    tech_index = {t.id: i for i, t in enumerate(problem.technicians)}
+    vehicles: list[_Vehicle] = []
+    for ti, tech in enumerate(problem.technicians):
+        for shift in sorted(tech.shifts, key=lambda s: s.start):
+            start, earliest = tech.start, shift.start
+            if problem.now_s is not None:
+                if shift.end + shift.max_overtime_s <= problem.now_s:
+                    continue  # a day already over plans nothing
+                earliest = max(shift.start, problem.now_s)
+                if tech.position is not None and shift.start <= problem.now_s:
+                    start = tech.position
+            vehicles.append(_Vehicle(ti, shift, start, tech.end or tech.start, earliest))
+    tech_vehicles: dict[int, list[int]] = {}
+    for vi, veh in enumerate(vehicles):
+        tech_vehicles.setdefault(veh.tech, []).append(vi)
+
+    nodes: list[_Node] = []
+    unassigned: list[Unassigned] = []
+    eligible_leads: dict[int, tuple[int, ...]] = {}
+    for ji, job in enumerate(problem.jobs):
+        verdict = eligibility(problem, job, tech_index)
+        if verdict.unassigned is not None:
+            unassigned.append(verdict.unassigned)
+            continue
+        eligible_leads[ji] = verdict.leads
+        part_lengths = part_durations(job)
+        for part, dur in enumerate(part_lengths):
+            for member in range(job.crew_size):
+                role = "lead" if member == 0 else "helper"
+                pool = verdict.leads if member == 0 else verdict.helpers
+                allowed = [
+                    v
+                    for t in pool
+                    for v in tech_vehicles.get(t, [])
+                    if shift_fits(vehicles[v].shift, job, dur, problem.now_s)
+                    or len(part_lengths) > 1
+                ]
+                nodes.append(_Node(ji, part, len(part_lengths), role, dur, allowed))
+
+    points = [problem.jobs[n.job].location for n in nodes]
+    points += [v.start for v in vehicles] + [v.end for v in vehicles]
+    unique: dict[Point, int] = {}
+    loc = np.array([unique.setdefault(p, len(unique)) for p in points], dtype=np.int64)
+    if unique:
+        m = travel.matrix(list(unique))
+        durations = np.asarray(m.durations_s, dtype=np.int64)[np.ix_(loc, loc)]
+        distances = np.asarray(m.distances_m, dtype=np.int64)[np.ix_(loc, loc)]
+    else:
+        durations = distances = np.zeros((0, 0), dtype=np.int64)
+    return _Model(problem, nodes, vehicles, durations, distances, unassigned, eligible_leads)
+
+
+def _first_solution(name: str) -> int:
+    return int(getattr(routing_enums_pb2.FirstSolutionStrategy, name))
+
+
+class _Deadline:
+    """A search limit OR-Tools polls often; Python threads cannot interrupt a solve."""
+
+    def __init__(self, budget_s: float, progress: ProgressFn | None) -> None:
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + budget_s
+        self.budget = budget_s
+        self.calls = 0
+        self.fired = False
+        self.progress = progress
+        self.next_report = self.t0 + 0.5
+        self.best: int | None = None
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        if self.calls & 255:
+            return False
+        now = time.monotonic()
+        if self.progress is not None and now >= self.next_report:
+            self.next_report = now + 0.5
+            self.progress(min(1.0, (now - self.t0) / self.budget), self.best)
+        if now >= self.deadline:
+            self.fired = True
+            return True
+        return False
+
+
+def solve(
+    problem: Problem,
+    travel: TravelTimeProvider,
+    options: SolveOptions = DEFAULT_OPTIONS,
+    progress: ProgressFn | None = None,
+) -> Plan:
+    """Plan as many jobs as possible at the least cost, never past the time budget."""
+    if not (0 < options.time_limit_s <= 3600):
+        raise ProblemError("time limit must be more than 0 and at most 3600 s", "time_limit_s")
+    t0 = time.monotonic()
+    model = _build(problem, travel)
+    if not model.nodes or not model.vehicles:
+        dropped = _drop_all(model)
+        return _plan(model, [], dropped, 0, "empty", time.monotonic() - t0, 0)
+
+    n_nodes, n_veh = len(model.nodes), len(model.vehicles)
+    starts = [n_nodes + v for v in range(n_veh)]
+    ends = [n_nodes + n_veh + v for v in range(n_veh)]
+    manager = pywrapcp.RoutingIndexManager(n_nodes + 2 * n_veh, n_veh, starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+    w = problem.weights
+
+    service = np.zeros(n_nodes + 2 * n_veh, dtype=np.int64)
+    service[:n_nodes] = [n.duration for n in model.nodes]
+    travel_cost = model.distances if options.objective == "distance" else model.durations
+    cost_cb = routing.RegisterTransitMatrix(
+        (travel_cost * (1 if options.objective == "distance" else w.travel_per_s)).tolist()
+    )
+    routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+    transit = model.durations + service[:, None]
+    time_cb = routing.RegisterTransitMatrix(transit.tolist())
+    horizon = max(v.shift.end + v.shift.max_overtime_s for v in model.vehicles)
+    horizon = max(horizon, max((j.locked_start_s or 0) for j in problem.jobs) + 1)
+    routing.AddDimension(time_cb, horizon + 1, horizon + 1, False, "time")
+    tdim = routing.GetDimensionOrDie("time")
+
+    for vi, veh in enumerate(model.vehicles):
+        tdim.CumulVar(routing.Start(vi)).SetRange(veh.earliest, veh.shift.end)
+        tdim.CumulVar(routing.End(vi)).SetRange(
+            veh.earliest, veh.shift.end + veh.shift.max_overtime_s
+        )
+        if veh.shift.max_overtime_s and options.objective != "distance":
+            tdim.SetCumulVarSoftUpperBound(routing.End(vi), veh.shift.end, w.overtime_per_s)
+        routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(vi)))
+
+    groups: dict[int, list[int]] = {}
+    for ni, node in enumerate(model.nodes):
+        groups.setdefault(node.job, []).append(ni)
+        job = problem.jobs[node.job]
+        index = manager.NodeToIndex(ni)
+        # SetAllowedVehiclesForIndex's span binding rejects Python lists in OR-Tools 9.15;
+        # restricting the vehicle variable is the same constraint (-1 keeps it droppable).
+        if len(node.allowed) < n_veh:
+            routing.VehicleVar(index).SetValues([-1, *node.allowed])
+        cumul = tdim.CumulVar(index)
+        if job.locked_start_s is not None and node.part == 0:
+            cumul.SetRange(job.locked_start_s, job.locked_start_s)
+        elif job.windows and node.part == 0:
+            spans = sorted((win.start, win.end) for win in job.windows)
+            cumul.SetRange(spans[0][0], max(e for _, e in spans))
+            reach = spans[0][1]
+            for s, e in spans[1:]:
+                if s > reach + 1:
+                    cumul.RemoveInterval(reach + 1, s - 1)
+                reach = max(reach, e)
+        if job.due_s is not None and options.objective != "distance" and node.role == "lead":
+            if node.part == node.parts - 1:
+                tdim.SetCumulVarSoftUpperBound(
+                    index, max(0, job.due_s - node.duration), w.lateness_per_s
+                )
+        routing.AddVariableMinimizedByFinalizer(cumul)
+
+    vehicle_tech = [veh.tech for veh in model.vehicles]
+    tech_of_vehicle = [-1] + vehicle_tech
+    for ji, members in groups.items():
+        job = problem.jobs[ji]
+        penalty = _drop_penalty(job, w.drop_base) if options.objective != "distance" else BIG
+        share = max(1, penalty // len(members))
+        for ni in members:
+            routing.AddDisjunction([manager.NodeToIndex(ni)], share)
+        if len(members) == 1:
+            continue
+        head = manager.NodeToIndex(members[0])
+        for ni in members[1:]:
+            idx = manager.NodeToIndex(ni)
+            solver.Add(routing.ActiveVar(idx) == routing.ActiveVar(head))
+        by_part: dict[int, list[int]] = {}
+        for ni in members:
+            by_part.setdefault(model.nodes[ni].part, []).append(manager.NodeToIndex(ni))
+        for part_nodes in by_part.values():
+            for idx in part_nodes[1:]:
+                solver.Add(tdim.CumulVar(idx) == tdim.CumulVar(part_nodes[0]))
+        leads = [by_part[p][0] for p in sorted(by_part)]
+        for prev, nxt in zip(leads, leads[1:], strict=False):
+            prev_dur = model.nodes[manager.IndexToNode(prev)].duration
+            solver.Add(tdim.CumulVar(nxt) >= tdim.CumulVar(prev) + prev_dur)
+            # One person sees a long job through: same technician on every part.
+            a = solver.Element(tech_of_vehicle, (routing.VehicleVar(prev) + 1).Var())
+            b = solver.Element(tech_of_vehicle, (routing.VehicleVar(nxt) + 1).Var())
+            solver.Add(a == b)
+
+    _add_capacities(routing, manager, model, service, transit, options)
+    _add_breaks(routing, manager, model, tdim, service)
+    _add_stability(routing, manager, model)
+
+    params = _search_parameters(options, n_nodes)
+    deadline = _Deadline(options.time_limit_s - (time.monotonic() - t0), progress)
+    solutions = [0]
+    first: list[float] = []
+
+    def on_solution() -> None:
+        solutions[0] += 1
+        if not first:
+            first.append(time.monotonic() - t0)
+        deadline.best = int(routing.CostVar().Value())
+
+    routing.AddAtSolutionCallback(on_solution)
+    routing.AddSearchMonitor(solver.CustomLimit(deadline))
+    params.time_limit.FromMilliseconds(max(1, int((deadline.deadline - time.monotonic()) * 1000)))
+
+    assignment = None
+    coupled = [ji for ji, members in groups.items() if len(members) > 1]
+    start = None
+    if options.warm_start:
+        initial = _initial_routes(model, manager)
+        # A warm start only pays when the current plan covers most jobs: local search
+        # inserts missing jobs one move at a time, far slower than a fresh construction.
+        if sum(map(len, initial)) >= 0.9 * len(groups):
+            start = routing.ReadAssignmentFromRoutes(initial, True)
+    if start is None and coupled:
+        # Construction heuristics insert one node at a time and cannot place a crew or a
+        # multi-day job (whose nodes must all be active together): build without them,
+        # then place each group explicitly before the improvement phase.
+        first_params = _search_parameters(options, n_nodes)
+        first_params.solution_limit = 1
+        first_params.time_limit.CopyFrom(params.time_limit)
+        start = routing.SolveWithParameters(first_params)
+    if start is not None and coupled:
+        start = _place_groups(model, routing, manager, start, groups, coupled, deadline) or start
+    if start is not None:
+        assignment = routing.SolveFromAssignmentWithParameters(start, params) or start
+    else:
+        assignment = routing.SolveWithParameters(params)
+    elapsed = time.monotonic() - t0
+    if assignment is None:
+        return _plan(model, [], _drop_all(model), 0, "no_solution", elapsed, solutions[0])
+    status = "time_limit" if deadline.fired or elapsed >= options.time_limit_s * 0.98 else "done"
+    routes = _read_routes(model, routing, manager, tdim, assignment)
+    dropped = _explain_dropped(model, routes, routing, manager, assignment)
+    return _plan(
+        model,
+        routes,
+        model.unassigned + dropped,
+        int(assignment.ObjectiveValue()),
+        status,
+        time.monotonic() - t0,
+        solutions[0],
+        first[0] if first else None,
+    )
+
+
+def _routes_of(
+    routing: pywrapcp.RoutingModel, assignment: pywrapcp.Assignment, n_veh: int
+) -> list[list[int]]:
+    return [_route_indexes(routing, assignment, vi) for vi in range(n_veh)]
+
+
+def _place_groups(
+    model: _Model,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    assignment: pywrapcp.Assignment,
+    groups: dict[int, list[int]],
+    coupled: list[int],
+    deadline: _Deadline,
+) -> pywrapcp.Assignment | None:
+    """Put unplaced crews and multi-day jobs into routes; the model checks each try."""
+    routes = _routes_of(routing, assignment, len(model.vehicles))
+    placed = {i for r in routes for i in r}
+    jobs = model.problem.jobs
+    order = sorted(coupled, key=lambda ji: -_drop_penalty(jobs[ji], 1))
+    best = None
+    for ji in order:
+        members = [manager.NodeToIndex(ni) for ni in groups[ji]]
+        if any(idx in placed for idx in members):
+            continue
+        for trial in _group_trials(model, manager, routes, groups[ji]):
+            if time.monotonic() > deadline.deadline - 0.2 * deadline.budget:
+                return best
+            candidate = [list(r) for r in routes]
+            for vi, idx, at_start in trial:
+                if at_start:
+                    candidate[vi].insert(0, idx)
+                else:
+                    candidate[vi].append(idx)
+            restored = routing.ReadAssignmentFromRoutes(candidate, True)
+            if restored is not None:
+                routes, best = candidate, restored
+                placed.update(members)
+                break
+    return best
+
+
+def _group_trials(
+    model: _Model,
+    manager: pywrapcp.RoutingIndexManager,
+    routes: list[list[int]],
+    members: list[int],
+) -> list[list[tuple[int, int, bool]]]:
+    """Candidate placements for one group, least-loaded days first, bounded in number."""
+    by_part: dict[int, list[int]] = {}
+    for ni in members:
+        by_part.setdefault(model.nodes[ni].part, []).append(ni)
+    parts = [by_part[p] for p in sorted(by_part)]
+    vehicles = model.vehicles
+    trials: list[list[tuple[int, int, bool]]] = []
+    for at_start in (True, False):
+        if len(parts) == 1:
+            crew = parts[0]
+            lead = crew[0]
+            for lv in sorted(model.nodes[lead].allowed, key=lambda v: len(routes[v]))[:6]:
+                day = vehicles[lv].shift.start
+                chosen = [(lv, manager.NodeToIndex(lead), at_start)]
+                used = {vehicles[lv].tech}
+                for helper in crew[1:]:
+                    options = [
+                        v
+                        for v in model.nodes[helper].allowed
+                        if vehicles[v].shift.start == day and vehicles[v].tech not in used
+                    ]
+                    if not options:
+                        break
+                    hv = min(options, key=lambda v: len(routes[v]))
+                    used.add(vehicles[hv].tech)
+                    chosen.append((hv, manager.NodeToIndex(helper), at_start))
+                if len(chosen) == len(crew):
+                    trials.append(chosen)
+        else:
+            leads = [p[0] for p in parts]
+            techs = {vehicles[v].tech for v in model.nodes[leads[0]].allowed}
+            for tech in sorted(techs):
+                own = sorted(
+                    (v for v in range(len(vehicles)) if vehicles[v].tech == tech),
+                    key=lambda v: vehicles[v].shift.start,
+                )
+                for first_day in range(len(own)):
+                    # Fill each working day with parts in order, then move to the next day.
+                    trial: list[tuple[int, int, bool]] = []
+                    day, booked = first_day, 0
+                    for ni in leads:
+                        dur = model.nodes[ni].duration
+                        while day < len(own):
+                            shift = vehicles[own[day]].shift
+                            if booked + dur <= shift.end - shift.start:
+                                break
+                            day, booked = day + 1, 0
+                        if day >= len(own):
+                            break
+                        booked += dur
+                        trial.append((own[day], manager.NodeToIndex(ni), at_start))
+                    if len(trial) == len(leads):
+                        # Parts sharing a day must keep their order inside the route.
+                        if at_start:
+                            trial.reverse()
+                        trials.append(trial)
+    return trials[:24]
+
+
+def _drop_penalty(job: Job, base: int) -> int:
+    """Priority first; an SLA deadline makes a job dearer to drop."""
+    factor = PRIORITY_WEIGHT[job.priority] * (2 if job.due_s is not None else 1)
+    return base * factor
+
+
+def _add_capacities(
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    model: _Model,
+    service: np.ndarray,
+    transit: np.ndarray,
+    options: SolveOptions,
+) -> None:
+    """Load, jobs per day and work per day; plus the fair-share balance term."""
+    techs = model.problem.technicians
+    vehicles = model.vehicles
+    n_total = len(service)
+    if any(techs[v.tech].capacity is not None for v in vehicles):
+        demand = [0] * n_total
+        for ni, node in enumerate(model.nodes):
+            demand[ni] = model.problem.jobs[node.job].demand if node.role == "lead" else 0
+        cb = routing.RegisterUnaryTransitVector(demand)
+        caps = [techs[v.tech].capacity or BIG for v in vehicles]
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "load")
+    if any(techs[v.tech].max_jobs_per_day is not None for v in vehicles):
+        ones = [1] * len(model.nodes) + [0] * (n_total - len(model.nodes))
+        cb = routing.RegisterUnaryTransitVector(ones)
+        caps = [techs[v.tech].max_jobs_per_day or BIG for v in vehicles]
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "jobs")
+    w = model.problem.weights
+    balance = options.objective != "distance" and w.balance_per_s > 0 and len(vehicles) > 1
+    if balance or any(techs[v.tech].max_work_s_per_day is not None for v in vehicles):
+        cb = routing.RegisterTransitMatrix(transit.tolist())
+        caps = [techs[v.tech].max_work_s_per_day or BIG for v in vehicles]
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "work")
+        if balance:
+            work = routing.GetDimensionOrDie("work")
+            total = sum(n.duration for n in model.nodes)
+            fair = total // len(vehicles)
+            for vi in range(len(vehicles)):
+                work.SetCumulVarSoftUpperBound(routing.End(vi), fair, w.balance_per_s)
+
+
+def _add_breaks(
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    model: _Model,
+    tdim: pywrapcp.RoutingDimension,
+    service: np.ndarray,
+) -> None:
+    """Shift breaks and fixed bookings become break intervals of each day's route."""
+    techs = model.problem.technicians
+    visit = [0] * routing.Size()
+    for index in range(routing.Size()):
+        visit[index] = int(service[manager.IndexToNode(index)])
+    solver = routing.solver()
+    for vi, veh in enumerate(model.vehicles):
+        intervals = []
+        for k, brk in enumerate(veh.shift.breaks):
+            lo = max(brk.earliest_start, veh.earliest)
+            hi = max(brk.latest_start, lo)
+            intervals.append(
+                solver.FixedDurationIntervalVar(lo, hi, brk.duration_s, False, f"b{vi}_{k}")
+            )
+        for k, booking in enumerate(techs[veh.tech].bookings):
+            if booking.end <= veh.earliest or booking.start >= veh.shift.end:
+                continue
+            start = max(booking.start, veh.earliest)
+            intervals.append(
+                solver.FixedDurationIntervalVar(
+                    start, start, booking.end - start, False, f"k{vi}_{k}"
+                )
+            )
+        if intervals:
+            tdim.SetBreakIntervalsOfVehicle(intervals, vi, visit)
+
+
+def _add_stability(
+    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, model: _Model
+) -> None:
+    """Moving a planned job to someone else costs; a dispatched one costs more."""
+    jobs = model.problem.jobs
+    techs = model.problem.technicians
+    current = [jobs[n.job].current_technician for n in model.nodes]
+    if not any(current):
+        return
+    w = model.problem.weights
+    size = len(model.nodes) + 2 * len(model.vehicles)
+    callbacks: dict[int, int] = {}
+    per_vehicle = []
+    for veh in model.vehicles:
+        if veh.tech not in callbacks:
+            me = techs[veh.tech].id
+            costs = [0] * size
+            for ni, node in enumerate(model.nodes):
+                owner = current[ni]
+                if node.role == "lead" and owner is not None and owner != me:
+                    costs[ni] = w.move_dispatched if jobs[node.job].dispatched else w.move_planned
+            callbacks[veh.tech] = routing.RegisterUnaryTransitVector(costs)
+        per_vehicle.append(callbacks[veh.tech])
+    routing.AddDimensionWithVehicleTransits(per_vehicle, 0, BIG, True, "moved")
+    routing.GetDimensionOrDie("moved").SetSpanCostCoefficientForAllVehicles(1)
+
+
+def _search_parameters(options: SolveOptions, n_nodes: int) -> Any:
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = _first_solution("PARALLEL_CHEAPEST_INSERTION")
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    if n_nodes > 200:
+        # Cheapest insertion is quadratic; looking only at near neighbours keeps the first
+        # plan of 1,000 jobs within seconds.
+        gci = params.global_cheapest_insertion_first_solution_parameters
+        gci.neighbors_ratio = min(1.0, 40 / n_nodes)
+        gci.min_neighbors = 10
+        params.ls_operator_neighbors_ratio = min(1.0, 40 / n_nodes)
+        params.ls_operator_min_neighbors = 10
+    params.sat_parameters.random_seed = options.seed
+    return params
+
+
+def _initial_routes(model: _Model, manager: pywrapcp.RoutingIndexManager) -> list[list[int]]:
+    """Today's plan as routes, for a warm start: each planned job on its current day."""
+    jobs = model.problem.jobs
+    techs = model.problem.technicians
+    routes: list[list[tuple[int, int]]] = [[] for _ in model.vehicles]
+    for ni, node in enumerate(model.nodes):
+        job = jobs[node.job]
+        if node.role != "lead" or node.parts > 1 or job.crew_size > 1:
+            continue
+        if job.current_technician is None or job.current_start_s is None:
+            continue
+        for vi, veh in enumerate(model.vehicles):
+            if (
+                techs[veh.tech].id == job.current_technician
+                and veh.shift.start <= job.current_start_s < veh.shift.end
+                and vi in node.allowed
+            ):
+                routes[vi].append((job.current_start_s, manager.NodeToIndex(ni)))
+                break
+    return [[idx for _, idx in sorted(r)] for r in routes]
+
+
+def _read_routes(
+    model: _Model,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    tdim: pywrapcp.RoutingDimension,
+    assignment: pywrapcp.Assignment,
+) -> list[Route]:
+    jobs = model.problem.jobs
+    techs = model.problem.technicians
+    breaks_of: dict[int, list[tuple[int, int]]] = {}
+    container = assignment.IntervalVarContainer()
+    for k in range(container.Size()):
+        element = container.Element(k)
+        name = element.Var().Name()
+        if element.PerformedValue() and name[:1] in ("b", "k"):
+            vi = int(name[1:].split("_")[0])
+            start = element.StartValue()
+            breaks_of.setdefault(vi, []).append((start, start + element.DurationValue()))
+    routes: list[Route] = []
+    for vi, veh in enumerate(model.vehicles):
+        index = routing.Start(vi)
+        if routing.IsEnd(assignment.Value(routing.NextVar(index))):
+            continue
+        visits: list[Visit] = []
+        travel_total = dist_total = work = 0
+        prev = manager.IndexToNode(index)
+        route_start = assignment.Value(tdim.CumulVar(index))
+        index = assignment.Value(routing.NextVar(index))
+        while True:
+            node_i = manager.IndexToNode(index)
+            tr = int(model.durations[prev, node_i])
+            di = int(model.distances[prev, node_i])
+            travel_total += tr
+            dist_total += di
+            if routing.IsEnd(index):
+                end = assignment.Value(tdim.CumulVar(index))
+                break
+            node = model.nodes[node_i]
+            job = jobs[node.job]
+            start = assignment.Value(tdim.CumulVar(index))
+            finish = start + node.duration
+            late = 0
+            if job.due_s is not None and node.part == node.parts - 1:
+                late = max(0, finish - job.due_s)
+            visits.append(
+                Visit(
+                    job_id=job.id,
+                    technician_id=techs[veh.tech].id,
+                    start=start,
+                    end=finish,
+                    travel_s=tr,
+                    distance_m=di,
+                    role=node.role,
+                    part=node.part,
+                    parts=node.parts,
+                    late_s=late,
+                )
+            )
+            work += node.duration
+            prev = node_i
+            index = assignment.Value(routing.NextVar(index))
+        routes.append(
+            Route(
+                technician_id=techs[veh.tech].id,
+                shift_start=veh.shift.start,
+                shift_end=veh.shift.end,
+                start=route_start,
+                end=end,
+                visits=tuple(visits),
+                breaks=tuple(sorted(breaks_of.get(vi, []))),
+                travel_s=travel_total,
+                distance_m=dist_total,
+                work_s=work + travel_total,
+                overtime_s=max(0, end - veh.shift.end),
+            )
+        )
+    return routes
+
+
+def _explain_dropped(
+    model: _Model,
+    routes: list[Route],
+    routing: pywrapcp.RoutingModel | None,
+    manager: pywrapcp.RoutingIndexManager | None,
+    assignment: pywrapcp.Assignment | None,
+) -> list[Unassigned]:
+    """Give every eligible job the solver left out a reason from the finished plan."""
+    planned = {v.job_id for r in routes for v in r.visits}
+    jobs = model.problem.jobs
+    techs = model.problem.technicians
+    n_nodes, n_veh = len(model.nodes), len(model.vehicles)
+    pinned: set[int] = set()
+    if assignment is not None and routing is not None and manager is not None:
+        for vi, veh in enumerate(model.vehicles):
+            route_jobs = [
+                jobs[model.nodes[manager.IndexToNode(i)].job]
+                for i in _route_indexes(routing, assignment, vi)
+            ]
+            fixed = sum(
+                j.duration_s
+                for j in route_jobs
+                if j.pinned_technician or j.locked_start_s is not None
+            )
+            if fixed >= 0.5 * (veh.shift.end - veh.earliest):
+                pinned.add(vi)
+    first_node: dict[int, int] = {}
+    for ni, node in enumerate(model.nodes):
+        first_node.setdefault(node.job, ni)
+    out: list[Unassigned] = []
+    for ji, leads in model.eligible_leads.items():
+        job = jobs[ji]
+        if job.id in planned:
+            continue
+        ni = first_node[ji]
+        node = model.nodes[ni]
+        reachable = False
+        for vi in node.allowed:
+            veh = model.vehicles[vi]
+            there = veh.earliest + int(model.durations[n_nodes + vi, ni])
+            start = _earliest_start(job, there)
+            back = int(model.durations[ni, n_nodes + n_veh + vi])
+            if start is not None and start + node.duration + back <= (
+                veh.shift.end + veh.shift.max_overtime_s
+            ):
+                reachable = True
+                break
+        names = [techs[i].id for i in leads]
+        pinned_full = bool(node.allowed) and all(vi in pinned for vi in node.allowed)
+        out.append(dropped_reason(job, names, reachable=reachable, pinned_full=pinned_full))
+    return out
+
+
+def _earliest_start(job: Job, arrival: int) -> int | None:
+    if job.locked_start_s is not None:
+        return job.locked_start_s if arrival <= job.locked_start_s else None
+    if not job.windows:
+        return arrival
+    starts = [max(arrival, w.start) for w in job.windows if arrival <= w.end]
+    return min(starts) if starts else None
+
+
+def _route_indexes(
+    routing: pywrapcp.RoutingModel, assignment: pywrapcp.Assignment, vi: int
+) -> list[int]:
+    out = []
+    index = assignment.Value(routing.NextVar(routing.Start(vi)))
+    while not routing.IsEnd(index):
+        out.append(index)
+        index = assignment.Value(routing.NextVar(index))
+    return out
+
+
+def _drop_all(model: _Model) -> list[Unassigned]:
+    return model.unassigned + _explain_dropped(model, [], None, None, None)
+
+
+def _plan(
+    model: _Model,
+    routes: list[Route],
+    unassigned: list[Unassigned],
+    objective: int,
+    status: str,
+    elapsed: float,
+    solutions: int,
+    first_solution_s: float | None = None,
+) -> Plan:
+    problem = model.problem
+    leads = [v for r in routes for v in r.visits if v.role == "lead" and v.part == v.parts - 1]
+    assigned = len({v.job_id for v in leads})
+    travel = sum(r.travel_s for r in routes)
+    work = sum(r.work_s for r in routes)
+    capacity = sum(v.shift.end - v.earliest for v in model.vehicles) or 1
+    late = [v.late_s for v in leads]
+    current = {j.id: j.current_technician for j in problem.jobs}
+    moved = sum(
+        1 for v in leads if v.part == 0 and current.get(v.job_id) not in (None, v.technician_id)
+    )
+    kpis = Kpis(
+        jobs_total=len(problem.jobs),
+        jobs_assigned=assigned,
+        travel_s=travel,
+        travel_km=round(sum(r.distance_m for r in routes) / 1000, 3),
+        work_s=work,
+        utilisation=round(work / capacity, 4),
+        on_time_pct=round(100.0 * sum(1 for x in late if x == 0) / len(late), 2) if late else 100.0,
+        lateness_s=sum(late),
+        overtime_s=sum(r.overtime_s for r in routes),
+        moved_jobs=moved,
+    )
+    unassigned.sort(key=lambda u: u.job_id)
+    return Plan(
+        tuple(routes),
+        tuple(unassigned),
+        kpis,
+        objective,
+        status,
+        elapsed,
+        solutions,
+        first_solution_s,
+    )
+
+
+def technician_can_do(tech: Technician, job: Job) -> bool:
+    """Skill check shared with recommendation and the order pool."""
+    return has_skills(tech, job)
