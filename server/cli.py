@@ -66,6 +66,32 @@ def register_commands(app: Flask) -> None:
         summary = seed_demo(if_empty=if_empty)
         click.echo(summary)
 
+    @app.cli.command("dispatch-worker")
+    @click.option("--once", is_flag=True, help="Process at most one queued run, then exit.")
+    @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+    def dispatch_worker(once: bool, interval: float) -> None:
+        """Run queued optimisation runs (the worker mode: DISPATCH_RUNNER=worker)."""
+        import time
+
+        from server.db import db
+        from server.dispatch.service import claim_next_run, execute_run
+
+        click.echo("dispatch worker: waiting for runs")
+        while True:
+            session = db.factory()
+            try:
+                run = claim_next_run(session)
+                if run is not None:
+                    click.echo(f"run {run.id}: solving for {run.time_limit_s} s")
+                    execute_run(session, run, progress_session=db.factory)
+                    click.echo(f"run {run.id}: {run.status}")
+            finally:
+                session.close()
+            if once:
+                return
+            if run is None:
+                time.sleep(interval)
+
     @app.cli.command("notifications-deliver")
     @click.option("--loop", is_flag=True, help="Keep polling instead of one pass.")
     @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")

@@ -57,6 +57,14 @@ class Config:
     SYNC_HISTORY_DAYS = int(os.environ.get("SYNC_HISTORY_DAYS", "30"))
     SYNC_GEOFENCE_M = float(os.environ.get("SYNC_GEOFENCE_M", "200"))
     SYNC_TOMBSTONE_DAYS = int(os.environ.get("SYNC_TOMBSTONE_DAYS", "30"))
+    # Dispatch: runs execute in a thread ("thread", embedded mode), by `flask dispatch-worker`
+    # ("worker", at scale) or inside the request ("inline", tests). Travel times come from
+    # OSRM when OSRM_URL is set, else straight-line distance x detour factor / speed.
+    DISPATCH_RUNNER = os.environ.get("DISPATCH_RUNNER", "thread")
+    DISPATCH_DEFAULT_TIME_LIMIT_S = float(os.environ.get("DISPATCH_DEFAULT_TIME_LIMIT_S", "10"))
+    OSRM_URL = os.environ.get("OSRM_URL") or None
+    TRAVEL_SPEED_KMH = float(os.environ.get("TRAVEL_SPEED_KMH", "30"))
+    TRAVEL_DETOUR_FACTOR = float(os.environ.get("TRAVEL_DETOUR_FACTOR", "1.3"))
     # Pagination defaults for every list endpoint.
     PAGINATION_MAX_PAGE_SIZE = 200
     # Photos (content-addressed blobs): upload size and decoded-pixel limits, thumbnail
@@ -88,6 +96,9 @@ class TestingConfig(Config):
     PASSWORD_HASH_MEMORY_KIB = 8 * 1024
     # Never write test uploads into the repository's instance/ directory.
     BLOB_DIR = os.environ.get("BLOB_DIR", os.path.join(tempfile.gettempdir(), "fsm-test-blobs"))
+    # Runs finish inside the request so tests see the plan in the same transaction.
+    DISPATCH_RUNNER = "inline"
+    DISPATCH_DEFAULT_TIME_LIMIT_S = 2.0
 
 
 class ProductionConfig(Config):

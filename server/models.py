@@ -4,6 +4,7 @@ from server.auth.models import RefreshToken, User
 from server.blobs.models import Blob
 from server.customers.models import Customer, Site
 from server.db import Base
+from server.dispatch.models import OptimizationRun, PoolEntry
 from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
 from server.notifications.models import DeviceToken, NotificationOutbox
@@ -42,6 +43,8 @@ __all__ = [
     "Equipment",
     "EquipmentConfigRevision",
     "NotificationOutbox",
+    "OptimizationRun",
+    "PoolEntry",
     "Part",
     "PartUsage",
     "RefreshToken",

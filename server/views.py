@@ -3,6 +3,7 @@
 from server.auth.views import auth_blp, users_blp
 from server.blobs.views import blp as blobs_blp
 from server.customers.views import customers_blp, sites_blp
+from server.dispatch.views import blp as dispatch_blp
 from server.equipment.views import blp as equipment_blp
 from server.notifications.views import blp as devices_blp
 from server.organization.views import custom_fields_blp, skills_blp, territories_blp
@@ -24,6 +25,7 @@ BLUEPRINTS = [
     sites_blp,
     equipment_blp,
     work_orders_blp,
+    dispatch_blp,
     parts_blp,
     sync_blp,
     blobs_blp,

@@ -35,7 +35,14 @@ class Technician(UUIDPk, TenantScoped, Timestamps, Base):
         Geometry("POINT", srid=4326, spatial_index=True), nullable=True
     )
     max_jobs_per_day: Mapped[int] = mapped_column(SmallInteger, default=6)
+    max_work_minutes_per_day: Mapped[int | None] = mapped_column(SmallInteger)
     active: Mapped[bool] = mapped_column(default=True)
+    # Last reported GPS fix (app pings, check-ins, status events): the map and live routing.
+    last_position: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    last_position_at: Mapped[dt.datetime | None]
+    last_position_accuracy_m: Mapped[float | None]
 
     skills: Mapped[list[TechnicianSkill]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TechnicianSkill.skill_id"
@@ -76,3 +83,6 @@ class Shift(TenantScoped, Base):
     weekday: Mapped[int] = mapped_column(SmallInteger)
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
+    # A break of this many minutes starting no earlier than break_start (local time).
+    break_start: Mapped[dt.time | None] = mapped_column(Time)
+    break_minutes: Mapped[int] = mapped_column(SmallInteger, default=0)

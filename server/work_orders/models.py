@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, TenantScoped, Timestamps, UUIDPk, utcnow
@@ -40,6 +40,12 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
     # [{"skill": code, "min_level": int}]
     required_skills: Mapped[list[Any]] = mapped_column(default=list)
     estimated_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    # Dispatch inputs: the promised completion (SLA), crew size, and what the optimiser
+    # must not change (the lead, or the scheduled start).
+    due_at: Mapped[dt.datetime | None]
+    crew_size: Mapped[int] = mapped_column(SmallInteger, default=1)
+    pin_technician: Mapped[bool] = mapped_column(default=False)
+    lock_schedule: Mapped[bool] = mapped_column(default=False)
 
     requested_start: Mapped[dt.datetime | None]
     requested_end: Mapped[dt.datetime | None]

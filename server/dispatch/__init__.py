@@ -1,0 +1,1 @@
+"""Dispatch operations: optimisation runs, emergency insertion, recommendations, the pool."""
