@@ -184,21 +184,17 @@ class _Deadline:
         return False
 
 
-def solve(
-    problem: Problem,
-    travel: TravelTimeProvider,
-    options: SolveOptions = DEFAULT_OPTIONS,
-    progress: ProgressFn | None = None,
-) -> Plan:
-    """Plan as many jobs as possible at the least cost, never past the time budget."""
-    if not (0 < options.time_limit_s <= 3600):
-        raise ProblemError("time limit must be more than 0 and at most 3600 s", "time_limit_s")
-    t0 = time.monotonic()
-    model = _build(problem, travel)
-    if not model.nodes or not model.vehicles:
-        dropped = _drop_all(model)
-        return _plan(model, [], dropped, 0, "empty", time.monotonic() - t0, 0)
+@dataclass
+class _Routing:
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    tdim: pywrapcp.RoutingDimension
+    groups: dict[int, list[int]]
 
+
+def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool) -> _Routing:
+    """The OR-Tools model; `defer_coupled` leaves crews and multi-day jobs out entirely."""
+    problem = model.problem
     n_nodes, n_veh = len(model.nodes), len(model.vehicles)
     starts = [n_nodes + v for v in range(n_veh)]
     ends = [n_nodes + n_veh + v for v in range(n_veh)]
@@ -290,6 +286,34 @@ def solve(
     _add_breaks(routing, manager, model, tdim, service)
     _add_stability(routing, manager, model)
 
+    if defer_coupled:
+        # Construction heuristics insert one node at a time; nodes that must be active
+        # together make them backtrack for ever, so the first plan is built without them.
+        for members in groups.values():
+            if len(members) > 1:
+                for ni in members:
+                    routing.ActiveVar(manager.NodeToIndex(ni)).SetValue(0)
+    return _Routing(manager, routing, tdim, groups)
+
+
+def solve(
+    problem: Problem,
+    travel: TravelTimeProvider,
+    options: SolveOptions = DEFAULT_OPTIONS,
+    progress: ProgressFn | None = None,
+) -> Plan:
+    """Plan as many jobs as possible at the least cost, never past the time budget."""
+    if not (0 < options.time_limit_s <= 3600):
+        raise ProblemError("time limit must be more than 0 and at most 3600 s", "time_limit_s")
+    t0 = time.monotonic()
+    model = _build(problem, travel)
+    if not model.nodes or not model.vehicles:
+        dropped = _drop_all(model)
+        return _plan(model, [], dropped, 0, "empty", time.monotonic() - t0, 0)
+
+    n_nodes = len(model.nodes)
+    main = _routing_model(model, options, defer_coupled=False)
+    manager, routing, tdim, groups = main.manager, main.routing, main.tdim, main.groups
     params = _search_parameters(options, n_nodes)
     deadline = _Deadline(options.time_limit_s - (time.monotonic() - t0), progress)
     solutions = [0]
@@ -302,7 +326,7 @@ def solve(
         deadline.best = int(routing.CostVar().Value())
 
     routing.AddAtSolutionCallback(on_solution)
-    routing.AddSearchMonitor(solver.CustomLimit(deadline))
+    routing.AddSearchMonitor(routing.solver().CustomLimit(deadline))
     params.time_limit.FromMilliseconds(max(1, int((deadline.deadline - time.monotonic()) * 1000)))
 
     assignment = None
@@ -315,13 +339,18 @@ def solve(
         if sum(map(len, initial)) >= 0.9 * len(groups):
             start = routing.ReadAssignmentFromRoutes(initial, True)
     if start is None and coupled:
-        # Construction heuristics insert one node at a time and cannot place a crew or a
-        # multi-day job (whose nodes must all be active together): build without them,
-        # then place each group explicitly before the improvement phase.
+        # Crews and multi-day jobs: first plan everything else, then place each group
+        # explicitly (checked by the full model), then improve the whole plan.
+        pre = _routing_model(model, options, defer_coupled=True)
+        pre.routing.AddAtSolutionCallback(on_solution)
+        pre.routing.AddSearchMonitor(pre.routing.solver().CustomLimit(deadline))
         first_params = _search_parameters(options, n_nodes)
         first_params.solution_limit = 1
         first_params.time_limit.CopyFrom(params.time_limit)
-        start = routing.SolveWithParameters(first_params)
+        built = pre.routing.SolveWithParameters(first_params)
+        if built is not None:
+            built_routes = _routes_of(pre.routing, built, len(model.vehicles))
+            start = routing.ReadAssignmentFromRoutes(built_routes, True)
     if start is not None and coupled:
         start = _place_groups(model, routing, manager, start, groups, coupled, deadline) or start
     if start is not None:
@@ -366,26 +395,27 @@ def _place_groups(
     placed = {i for r in routes for i in r}
     jobs = model.problem.jobs
     order = sorted(coupled, key=lambda ji: -_drop_penalty(jobs[ji], 1))
-    best = None
+    changed = False
     for ji in order:
         members = [manager.NodeToIndex(ni) for ni in groups[ji]]
         if any(idx in placed for idx in members):
             continue
         for trial in _group_trials(model, manager, routes, groups[ji]):
             if time.monotonic() > deadline.deadline - 0.2 * deadline.budget:
-                return best
+                break
             candidate = [list(r) for r in routes]
             for vi, idx, at_start in trial:
                 if at_start:
                     candidate[vi].insert(0, idx)
                 else:
                     candidate[vi].append(idx)
-            restored = routing.ReadAssignmentFromRoutes(candidate, True)
-            if restored is not None:
-                routes, best = candidate, restored
+            if routing.ReadAssignmentFromRoutes(candidate, True) is not None:
+                routes, changed = candidate, True
                 placed.update(members)
                 break
-    return best
+    # Each read reuses one assignment object inside the model, and a failed try leaves it
+    # half-written: read the accepted routes once more for a clean starting point.
+    return routing.ReadAssignmentFromRoutes(routes, True) if changed else None
 
 
 def _group_trials(
