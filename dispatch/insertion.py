@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.explain import has_skills, in_territory
-from dispatch.model import DEFAULT_WEIGHTS, Job, Shift, Technician, Weights
+from dispatch.model import DEFAULT_WEIGHTS, Break, Job, Shift, Technician, Weights
 from geo.points import Point
 from geo.travel import TravelTimeProvider
 
@@ -138,14 +138,15 @@ def insertion_options(
             continue
         home = tech.end or tech.start
         latest_end = route.shift.end + route.shift.max_overtime_s
-        base = _simulate(pos, free, home, pending, dist)
+        breaks = route.shift.breaks
+        base = _simulate(pos, free, home, pending, dist, breaks)
         if base is None:
             base_travel, base_starts, base_end = 0, [s.start for s in pending], free
         else:
             base_travel, base_starts, base_end = base
         for position in range(len(pending) + 1):
             sequence = [*pending[:position], Stop(job, 0, 0), *pending[position:]]
-            result = _simulate(pos, free, home, sequence, dist)
+            result = _simulate(pos, free, home, sequence, dist, breaks)
             if result is None:
                 continue
             travel_s, starts, end = result
@@ -196,21 +197,44 @@ def insertion_options(
 
 
 def _simulate(
-    origin: Point, free: int, home: Point, stops: Sequence[Stop], dist: _Travel
+    origin: Point,
+    free: int,
+    home: Point,
+    stops: Sequence[Stop],
+    dist: _Travel,
+    breaks: Sequence[Break] = (),
 ) -> tuple[int, list[int], int] | None:
-    """Drive the sequence from `origin` at `free`; None if any window would be missed."""
+    """Drive the sequence from `origin` at `free`; None if a window or break is missed.
+
+    Planned stops never move earlier than planned (applying an option only pushes visits
+    later), and a break is taken as late as its window allows, just before the first visit
+    that would otherwise run past the break's latest start.
+    """
     t = free
     here = origin
     travel = 0
     starts: list[int] = []
+    todo = sorted((b for b in breaks if b.latest_start >= free), key=lambda b: b.earliest_start)
     for stop in stops:
         leg = dist(here, stop.job.location)
-        travel += leg
-        start = _window_ok(stop.job, t + leg)
+        start = _window_ok(stop.job, max(t + leg, stop.start))
+        while start is not None and todo and start + stop.job.duration_s > todo[0].latest_start:
+            brk = todo.pop(0)
+            taken = max(t, brk.earliest_start)
+            if taken > brk.latest_start:
+                return None
+            t = taken + brk.duration_s
+            start = _window_ok(stop.job, max(t + leg, stop.start))
         if start is None:
             return None
+        travel += leg
         starts.append(start)
         t = start + stop.job.duration_s
         here = stop.job.location
+    for brk in todo:
+        taken = max(t, brk.earliest_start)
+        if taken > brk.latest_start:
+            return None
+        t = taken + brk.duration_s
     leg = dist(here, home)
     return travel + leg, starts, t + leg

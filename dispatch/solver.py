@@ -354,9 +354,13 @@ def solve(
     if start is not None and coupled:
         start = _place_groups(model, routing, manager, start, groups, coupled, deadline) or start
     if start is not None:
-        assignment = routing.SolveFromAssignmentWithParameters(start, params) or start
-    else:
+        if time.monotonic() < deadline.deadline:
+            assignment = routing.SolveFromAssignmentWithParameters(start, params) or start
+        else:
+            assignment = start
+    elif not coupled and time.monotonic() < deadline.deadline:
         assignment = routing.SolveWithParameters(params)
+    # else: the budget ran out before any plan existed; say so rather than overrun it.
     elapsed = time.monotonic() - t0
     if assignment is None:
         return _plan(model, [], _drop_all(model), 0, "no_solution", elapsed, solutions[0])
@@ -396,12 +400,16 @@ def _place_groups(
     jobs = model.problem.jobs
     order = sorted(coupled, key=lambda ji: -_drop_penalty(jobs[ji], 1))
     changed = False
+    slowest = 0.0
     for ji in order:
         members = [manager.NodeToIndex(ni) for ni in groups[ji]]
         if any(idx in placed for idx in members):
             continue
         for trial in _group_trials(model, manager, routes, groups[ji]):
-            if time.monotonic() > deadline.deadline - 0.2 * deadline.budget:
+            # A restore is a small search of its own that no limit interrupts: stop while
+            # the slowest one seen so far still fits in the budget.
+            began = time.monotonic()
+            if began + slowest > deadline.deadline - 0.2 * deadline.budget:
                 break
             candidate = [list(r) for r in routes]
             for vi, idx, at_start in trial:
@@ -409,7 +417,9 @@ def _place_groups(
                     candidate[vi].insert(0, idx)
                 else:
                     candidate[vi].append(idx)
-            if routing.ReadAssignmentFromRoutes(candidate, True) is not None:
+            accepted = routing.ReadAssignmentFromRoutes(candidate, True) is not None
+            slowest = max(slowest, time.monotonic() - began)
+            if accepted:
                 routes, changed = candidate, True
                 placed.update(members)
                 break

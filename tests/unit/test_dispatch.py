@@ -365,3 +365,17 @@ def test_recommend_ranks_with_a_readable_breakdown() -> None:
         assert abs(sum(r.breakdown.values()) - r.score) < 0.05
         assert 0 <= r.score <= 100
     assert recs == sorted(recs, key=lambda r: -r.score)
+
+
+def test_emergency_insertion_keeps_the_lunch_break() -> None:
+    lunch = Break(12 * H, 12 * H + 1800, 1800)
+    route = DayRoute(tech("t"), day(breaks=(lunch,)), ())
+    short = insertion_options(Job("s", at(1, 0), 3600), [route], TRAVEL, now_s=11 * H)
+    assert short[0].start < 12 * H  # an hour fits before lunch
+    long = insertion_options(Job("l", at(1, 0), 2 * H), [route], TRAVEL, now_s=11 * H)
+    assert long[0].start >= 12 * H + 1800  # two hours would swallow the break: lunch first
+    planned = Stop(Job("p", at(1, 0), 3600), 14 * H, 15 * H)
+    busy = DayRoute(tech("t"), day(breaks=(lunch,)), (planned,))
+    options = insertion_options(Job("x", at(1, 0), 3600), [busy], TRAVEL, now_s=11 * H)
+    for o in options:
+        assert dict(o.pushed).get("p", 14 * H) >= 14 * H  # planned visits never move earlier
