@@ -169,6 +169,7 @@ class UnassignedReason(StrEnum):
     CAPACITY_EXHAUSTED = "capacity_exhausted"
     CONFLICTS_WITH_PINNED = "conflicts_with_pinned"
     CAPACITY_EXCEEDED = "demand_exceeds_capacity"
+    NOT_PLANNED_IN_TIME = "time_limit_before_plan"
 
 
 @dataclass(frozen=True)

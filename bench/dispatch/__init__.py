@@ -1,0 +1,1 @@
+"""Dispatcher benchmarks: Solomon VRPTW, field scenarios, emergency insertion, time limits."""
