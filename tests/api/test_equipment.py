@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +21,9 @@ from tests import factories as f
 from tests.factories import count_queries
 
 BASE = "/api/v1/equipment"
-TODAY = dt.datetime.now(dt.UTC).date()
+# The tenant's local date (the factories' tenants live in Asia/Shanghai), not UTC's: after
+# 16:00 UTC the two differ and warranty filters follow the tenant's calendar.
+TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def nested(depth: int) -> Any:
