@@ -2,12 +2,14 @@
 
 from server.auth.views import auth_blp, users_blp
 from server.blobs.views import blp as blobs_blp
+from server.board.views import blp as board_blp
 from server.customers.views import customers_blp, sites_blp
 from server.dispatch.views import blp as dispatch_blp
 from server.equipment.views import blp as equipment_blp
 from server.notifications.views import blp as devices_blp
 from server.organization.views import custom_fields_blp, skills_blp, territories_blp
 from server.parts.views import blp as parts_blp
+from server.pool.views import blp as pool_blp
 from server.sync.views import blp as sync_blp
 from server.technicians.views import blp as technicians_blp
 from server.tenants.views import blp as tenant_blp
@@ -26,6 +28,8 @@ BLUEPRINTS = [
     equipment_blp,
     work_orders_blp,
     dispatch_blp,
+    pool_blp,
+    board_blp,
     parts_blp,
     sync_blp,
     blobs_blp,

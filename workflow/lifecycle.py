@@ -257,10 +257,12 @@ def decide(source: Status, target: Status, ctx: TransitionContext) -> Decision:
 # "scheduled" on an order must keep both. Changing the lead of an order the technician
 # has not started resets it to "scheduled" (the new lead must be dispatched and accept);
 # while someone is on site it is refused (put it on hold first).
-PLANNING_FIELDS = frozenset({"lead_technician_id", "helper_ids", "scheduled_start",
-                             "scheduled_end"})
-NEEDS_ASSIGNMENT = frozenset({Status.SCHEDULED, Status.DISPATCHED, Status.ACCEPTED,
-                              Status.EN_ROUTE, Status.ON_SITE})
+PLANNING_FIELDS = frozenset(
+    {"lead_technician_id", "helper_ids", "scheduled_start", "scheduled_end"}
+)
+NEEDS_ASSIGNMENT = frozenset(
+    {Status.SCHEDULED, Status.DISPATCHED, Status.ACCEPTED, Status.EN_ROUTE, Status.ON_SITE}
+)
 REASSIGN_RESETS = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.EN_ROUTE})
 REASSIGN_REFUSED = frozenset({Status.ON_SITE})
 FROZEN = frozenset({Status.CLOSED, Status.CANCELLED})

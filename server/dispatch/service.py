@@ -37,12 +37,12 @@ from server.dispatch.problem import (
     shifts_for,
     technician_of,
 )
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import Conflict, DomainError, NotFound, ValidationFailed
 from server.organization.models import Territory
 from server.tenants.models import Tenant
 from server.work_orders.models import WorkOrder, WorkOrderHelper
-from server.work_orders.service import apply_transition, record_event
-from workflow.lifecycle import Status, decide_edit
+from server.work_orders.service import apply_transition, apply_update, record_event
+from workflow.lifecycle import Status
 
 log = logging.getLogger(__name__)
 MAX_DAYS = 14
@@ -410,56 +410,24 @@ def assign(
             },
         )
         return True
-    changes: dict[str, Any] = {}
-    for key, value in (
-        ("lead_technician_id", technician_id),
-        ("scheduled_start", start),
-        ("scheduled_end", end),
-    ):
-        old = getattr(order, key)
-        if old != value:
-            changes[key] = {"from": _plain(old), "to": _plain(value)}
-    decision = decide_edit(
-        source,
-        principal.role,
-        frozenset(changes),
-        lead_after=True,
-        schedule_after=True,
-        lead_changed="lead_technician_id" in changes,
-    )
-    if not decision.allowed:
+    data: dict[str, Any] = {
+        "lead_technician_id": technician_id,
+        "scheduled_start": start,
+        "scheduled_end": end,
+    }
+    if helper_ids is not None:
+        data["helper_ids"] = helper_ids
+    try:
+        return apply_update(
+            db_session=db_session, principal=principal, order=order, data=data, reason=reason
+        )
+    except DomainError as exc:
+        # Name the order: apply touches many, and the dispatcher must know which one.
         raise Conflict(
-            f"Order {order.number} cannot be re-planned now ({decision.code}).",
-            code=decision.code or "edit_refused",
+            f"Order {order.number} cannot be re-planned now: {exc}",
+            code=exc.code or "edit_refused",
             work_order_id=str(order.id),
-        )
-    helpers_changed = helper_ids is not None and _set_helpers(
-        db_session, principal, order, helper_ids, reason
-    )
-    if not changes:
-        return helpers_changed
-    order.lead_technician_id = technician_id
-    order.scheduled_start, order.scheduled_end = start, end
-    order.updated_at = utcnow()
-    record_event(
-        db_session=db_session,
-        order=order,
-        principal=principal,
-        event_type="assigned" if "lead_technician_id" in changes else "updated",
-        payload={"changes": changes, "reason": reason},
-    )
-    if decision.reset_to is not None:
-        previous, order.status = order.status, decision.reset_to.value
-        record_event(
-            db_session=db_session,
-            order=order,
-            principal=principal,
-            event_type="status_changed",
-            from_status=previous,
-            to_status=order.status,
-            payload={"reason": "reassigned"},
-        )
-    return True
+        ) from exc
 
 
 def _plain(value: Any) -> Any:

@@ -6,7 +6,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask import g, has_app_context
+from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from server.organization.schemas import (
     SkillSchema,
@@ -14,7 +15,15 @@ from server.organization.schemas import (
     TerritorySchema,
     name_field,
 )
-from server.schemas import GeometryPoint, ListArgsSchema, StrictInt, Timestamp
+from server.schemas import (
+    GeometryPoint,
+    ListArgsSchema,
+    PointSchema,
+    StrictFloat,
+    StrictInt,
+    Timestamp,
+)
+from workflow.lifecycle import PLANNERS
 
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -38,17 +47,44 @@ class HourMinute(fields.String):
         return dt.time(int(match[1]), int(match[2]))
 
 
+MAX_BREAK_MINUTES = 240
+
+
+def _minutes(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
+
+
 class ShiftSchema(Schema):
-    """A weekly working window in the tenant's local time; 0 is Monday."""
+    """A weekly working window in the tenant's local time; 0 is Monday.
+
+    An optional break of ``break_minutes`` starts at ``break_start`` and lies inside it.
+    """
 
     weekday = StrictInt(required=True, validate=validate.Range(0, 6))
     start = HourMinute(required=True, attribute="start_time")
     end = HourMinute(required=True, attribute="end_time")
+    break_start = HourMinute(allow_none=True, load_default=None)
+    break_minutes = StrictInt(load_default=0, validate=validate.Range(0, MAX_BREAK_MINUTES))
 
     @validates_schema
     def _end_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data["end_time"] <= data["start_time"]:
             raise ValidationError("end must be after start.", field_name="end")
+
+    @validates_schema
+    def _break_inside_shift(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, minutes = data.get("break_start"), data.get("break_minutes", 0)
+        if start is None:
+            if minutes:
+                raise ValidationError("A break needs break_start.", field_name="break_start")
+            return
+        if not minutes:
+            raise ValidationError(
+                "A break needs break_minutes above 0.", field_name="break_minutes"
+            )
+        begins, ends = _minutes(data["start_time"]), _minutes(data["end_time"])
+        if _minutes(start) < begins or _minutes(start) + minutes > ends:
+            raise ValidationError("The break must lie inside the shift.", field_name="break_start")
 
 
 class SkillLevelSchema(Schema):
@@ -85,6 +121,15 @@ def _max_jobs(**kwargs: Any) -> fields.Integer:
     return StrictInt(validate=validate.Range(1, 50), **kwargs)
 
 
+def _max_minutes(**kwargs: Any) -> fields.Integer:
+    return StrictInt(
+        allow_none=True,
+        validate=validate.Range(1, 24 * 60),
+        metadata={"description": "Working minutes a day at most; null means no limit."},
+        **kwargs,
+    )
+
+
 def _skills(**kwargs: Any) -> fields.List[Any]:
     return fields.List(fields.Nested(SkillLevelSchema), validate=_unique_skills, **kwargs)
 
@@ -105,6 +150,7 @@ class TechnicianCreateSchema(Schema):
     user_id = fields.UUID(allow_none=True, load_default=None)
     home_base = GeometryPoint(allow_none=True, load_default=None)
     max_jobs_per_day = _max_jobs(load_default=6)
+    max_work_minutes_per_day = _max_minutes(load_default=None)
     active = StrictBool(load_default=True)
     skills = _skills(load_default=list)
     territory_ids = _territory_ids(load_default=list)
@@ -119,6 +165,7 @@ class TechnicianUpdateSchema(Schema):
     user_id = fields.UUID(allow_none=True)
     home_base = GeometryPoint(allow_none=True)
     max_jobs_per_day = _max_jobs()
+    max_work_minutes_per_day = _max_minutes()
     active = StrictBool()
     skills = _skills()
     territory_ids = _territory_ids()
@@ -134,14 +181,61 @@ class TechnicianSchema(Schema):
     user_id = fields.UUID(dump_only=True, allow_none=True)
     home_base = GeometryPoint(dump_only=True, allow_none=True)
     max_jobs_per_day = fields.Integer(dump_only=True)
+    max_work_minutes_per_day = fields.Integer(dump_only=True, allow_none=True)
     active = fields.Boolean(dump_only=True)
     skills = fields.List(fields.Nested(TechnicianSkillSchema), dump_only=True)
     territory_ids = fields.Pluck(
         TerritorySchema, "id", many=True, attribute="territories", dump_only=True
     )
     shifts = fields.List(fields.Nested(ShiftSchema), dump_only=True)
+    last_position = GeometryPoint(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Last reported GPS fix; null unless a dispatcher or admin asks."},
+    )
+    last_position_at = Timestamp(dump_only=True, allow_none=True)
+    last_position_accuracy_m = fields.Float(dump_only=True, allow_none=True)
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
+
+    @post_dump
+    def _positions_for_planners(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # Where someone is right now is for the people who dispatch them.
+        principal = g.get("principal") if has_app_context() else None
+        if principal is None or principal.role not in PLANNERS:
+            for key in POSITION_FIELDS:
+                data[key] = None
+        return data
+
+
+POSITION_FIELDS = ("last_position", "last_position_at", "last_position_accuracy_m")
+
+
+class PositionReportSchema(Schema):
+    """A GPS fix reported by the signed-in technician's phone."""
+
+    lat = StrictFloat(required=True, validate=validate.Range(-90, 90))
+    lon = StrictFloat(required=True, validate=validate.Range(-180, 180))
+    accuracy_m = StrictFloat(
+        allow_none=True, load_default=None, validate=validate.Range(0, 100_000)
+    )
+    recorded_at = Timestamp(
+        load_default=None,
+        metadata={"description": "When the fix was taken (default: now); within 24 h."},
+    )
+
+
+class PositionSchema(Schema):
+    """The technician's stored position after a report."""
+
+    technician_id = fields.UUID(dump_only=True)
+    last_position = fields.Nested(PointSchema, dump_only=True, allow_none=True)
+    last_position_at = Timestamp(dump_only=True, allow_none=True)
+    last_position_accuracy_m = fields.Float(dump_only=True, allow_none=True)
+    applied = fields.Boolean(
+        dump_only=True,
+        metadata={"description": "False when a newer fix was already stored (kept)."},
+    )
 
 
 class TechnicianQueryArgsSchema(ListArgsSchema):

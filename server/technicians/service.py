@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from geo.sql import point_element
+from geo import Point
+from geo.sql import point_element, point_xy
 from server.auth.models import User
 from server.auth.principal import Principal
 from server.db import utcnow
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.http import apply_sort, text_search
 from server.organization.models import Skill, Territory
 from server.organization.service import resolve_skill_codes
@@ -21,6 +23,10 @@ from server.technicians.models import Shift, Technician, TechnicianSkill, techni
 from workflow.lifecycle import Role
 
 SORTS = {"name": Technician.name, "created_at": Technician.created_at}
+# Phone clocks drift; a fix further ahead than this is a bug, not drift.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+# A day-old fix is history, not a position.
+MAX_FIX_AGE = dt.timedelta(hours=24)
 
 
 def technician_query(*, filters: dict[str, Any]) -> Select[tuple[Technician]]:
@@ -122,16 +128,27 @@ def _set_skills(
 
 
 def _set_shifts(technician: Technician, items: list[dict[str, Any]]) -> None:
-    wanted = {(i["weekday"], i["start_time"]): i["end_time"] for i in items}
+    wanted = {(i["weekday"], i["start_time"]): i for i in items}
     # Keyed like the (technician, weekday, start) unique constraint, for the same reason.
     for shift in list(technician.shifts):
         key = (shift.weekday, shift.start_time)
         if key in wanted:
-            shift.end_time = wanted.pop(key)
+            item = wanted.pop(key)
+            shift.end_time = item["end_time"]
+            shift.break_start = item.get("break_start")
+            shift.break_minutes = item.get("break_minutes", 0)
         else:
             technician.shifts.remove(shift)
-    for (weekday, start), end in wanted.items():
-        technician.shifts.append(Shift(weekday=weekday, start_time=start, end_time=end))
+    for (weekday, start), item in wanted.items():
+        technician.shifts.append(
+            Shift(
+                weekday=weekday,
+                start_time=start,
+                end_time=item["end_time"],
+                break_start=item.get("break_start"),
+                break_minutes=item.get("break_minutes", 0),
+            )
+        )
 
 
 def _apply(db_session: Session, technician: Technician, data: dict[str, Any]) -> None:
@@ -148,7 +165,7 @@ def _apply(db_session: Session, technician: Technician, data: dict[str, Any]) ->
     if data.get("user_id") is not None and data["user_id"] != technician.user_id:
         _check_user(db_session, data["user_id"], technician.id)
 
-    for key in ("phone", "user_id", "max_jobs_per_day", "active"):
+    for key in ("phone", "user_id", "max_jobs_per_day", "max_work_minutes_per_day", "active"):
         if key in data:
             setattr(technician, key, data[key])
     if "name" in data:
@@ -186,3 +203,62 @@ def update_technician(
     db_session.commit()
     db_session.refresh(technician)
     return technician
+
+
+def report_position(
+    *, db_session: Session, principal: Principal, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Store the caller's GPS fix unless a newer one is already stored (one UPDATE decides)."""
+    if principal.technician_id is None:
+        raise Forbidden(
+            "Only technicians linked to a technician record report positions.",
+            code="not_a_technician",
+        )
+    now = utcnow()
+    recorded_at: dt.datetime = data.get("recorded_at") or now
+    if recorded_at > now + CLOCK_SKEW:
+        raise ValidationFailed(
+            "recorded_at is in the future.",
+            code="recorded_at_in_future",
+            errors={"recorded_at": ["Later than the server clock allows."]},
+        )
+    if recorded_at < now - MAX_FIX_AGE:
+        raise ValidationFailed(
+            "recorded_at is more than 24 hours old.",
+            code="recorded_at_too_old",
+            errors={"recorded_at": ["Older than 24 hours."]},
+        )
+    point = Point(lat=data["lat"], lon=data["lon"])
+    # Conditional, so concurrent or out-of-order pings keep the newest fix without a lock.
+    newer = (
+        update(Technician)
+        .where(
+            Technician.id == principal.technician_id,
+            Technician.tenant_id == principal.tenant_id,
+            or_(Technician.last_position_at.is_(None), Technician.last_position_at < recorded_at),
+        )
+        .values(
+            last_position=point_element(point),
+            last_position_at=recorded_at,
+            last_position_accuracy_m=data.get("accuracy_m"),
+        )
+        .returning(Technician.id)
+        .execution_options(synchronize_session=False)
+    )
+    applied = db_session.execute(newer).first() is not None
+    row = db_session.execute(
+        select(
+            Technician.last_position_at,
+            Technician.last_position_accuracy_m,
+            *point_xy(Technician.last_position),
+        ).where(Technician.id == principal.technician_id)
+    ).one()
+    db_session.commit()
+    at, accuracy, lon, lat = row
+    return {
+        "technician_id": principal.technician_id,
+        "last_position": None if lat is None else {"lat": lat, "lon": lon},
+        "last_position_at": at,
+        "last_position_accuracy_m": accuracy,
+        "applied": applied,
+    }

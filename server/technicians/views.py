@@ -13,11 +13,14 @@ from server.http import Blueprint, get_or_404, paginate
 from server.technicians import service
 from server.technicians.models import Technician
 from server.technicians.schemas import (
+    PositionReportSchema,
+    PositionSchema,
     TechnicianCreateSchema,
     TechnicianQueryArgsSchema,
     TechnicianSchema,
     TechnicianUpdateSchema,
 )
+from workflow.lifecycle import Role
 
 blp = Blueprint(
     "technicians",
@@ -66,3 +69,15 @@ class TechnicianById(MethodView):
         """Change a technician; skills, territory_ids and shifts replace the old lists."""
         technician = get_or_404(Technician, technician_id)
         return service.update_technician(db_session=db.session(), technician=technician, data=data)
+
+
+@blp.route("/me/position")
+class MyPosition(MethodView):
+    """The signed-in technician's GPS position."""
+
+    @roles_required(Role.TECHNICIAN)
+    @blp.arguments(PositionReportSchema)
+    @blp.response(200, PositionSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Report a GPS fix; an older fix than the stored one is kept out (applied false)."""
+        return service.report_position(db_session=db.session(), principal=current(), data=data)

@@ -34,6 +34,7 @@ from workflow.lifecycle import (
     PLANNERS,
     EditDecision,
     Effect,
+    Role,
     Status,
     TransitionContext,
     allowed_targets,
@@ -312,11 +313,11 @@ def _edit_error(code: str | None) -> DomainError:
 
 
 def _check_edit(
-    order: WorkOrder, principal: Principal, changed: set[str], merged: dict[str, Any]
+    order: WorkOrder, role: Role, changed: set[str], merged: dict[str, Any]
 ) -> EditDecision:
     decision = decide_edit(
         Status(order.status),
-        principal.role,
+        role,
         frozenset(changed),
         lead_after=merged["lead_technician_id"] is not None,
         schedule_after=merged["scheduled_start"] is not None
@@ -332,6 +333,25 @@ def update_work_order(
     *, db_session: Session, principal: Principal, order: WorkOrder, data: dict[str, Any]
 ) -> WorkOrder:
     """Change fields (not status); every change is recorded with its old and new value."""
+    if apply_update(db_session=db_session, principal=principal, order=order, data=data):
+        db_session.commit()
+    return order
+
+
+def apply_update(
+    *,
+    db_session: Session,
+    principal: Principal,
+    order: WorkOrder,
+    data: dict[str, Any],
+    acting_role: Role | None = None,
+    reason: str | None = None,
+) -> bool:
+    """``update_work_order`` without committing; True when anything changed.
+
+    ``acting_role`` authorises the edit as that role while the history still names the
+    principal (a claim from the order pool carries the publishing planner's authority).
+    """
     if Status(order.status) in {Status.CLOSED, Status.CANCELLED}:
         raise Conflict(f"A {order.status} order cannot be edited.", code="order_closed")
     merged = {key: getattr(order, key) for key in PATCHABLE}
@@ -351,7 +371,7 @@ def update_work_order(
     changed = {k for k in PATCHABLE if k in data and getattr(order, k) != data[k]}
     if "helper_ids" in data and sorted(map(str, helper_ids)) != sorted(map(str, current_helpers)):
         changed.add("helper_ids")
-    decision = _check_edit(order, principal, changed, merged)
+    decision = _check_edit(order, acting_role or principal.role, changed, merged)
     new_people = ([lead] if "lead_technician_id" in changed and lead else []) + (
         helper_ids if "helper_ids" in changed else []
     )
@@ -383,7 +403,7 @@ def update_work_order(
             WorkOrderHelper(tenant_id=order.tenant_id, technician_id=h) for h in helper_ids
         ]
     if not changes:
-        return order
+        return False
     order.updated_at = utcnow()
     event_type = "assigned" if set(changes) & {"lead_technician_id", "helper_ids"} else "updated"
     record_event(
@@ -391,7 +411,7 @@ def update_work_order(
         order=order,
         principal=principal,
         event_type=event_type,
-        payload={"changes": changes},
+        payload={"changes": changes, **({"reason": reason} if reason else {})},
     )
     if decision.reset_to is not None:
         # The new lead has not accepted anything: back to scheduled, awaiting dispatch.
@@ -406,14 +426,15 @@ def update_work_order(
             to_status=order.status,
             payload={"reason": "reassigned"},
         )
-    db_session.commit()
-    return order
+    return True
 
 
-def _context(order: WorkOrder, principal: Principal, data: dict[str, Any]) -> TransitionContext:
+def _context(
+    order: WorkOrder, principal: Principal, data: dict[str, Any], role: Role | None = None
+) -> TransitionContext:
     assignees = {order.lead_technician_id} | {h.technician_id for h in order.helpers}
     return TransitionContext(
-        role=principal.role,
+        role=role or principal.role,
         has_lead_technician=order.lead_technician_id is not None,
         has_schedule=order.scheduled_start is not None and order.scheduled_end is not None,
         actor_is_assignee=principal.technician_id is not None
@@ -457,8 +478,11 @@ def apply_transition(
     order: WorkOrder,
     data: dict[str, Any],
     source_event: str | None = None,
+    acting_role: Role | None = None,
 ) -> None:
-    """The transition without committing (sync applies many in one push transaction)."""
+    """The transition without committing (sync applies many in one push transaction);
+    ``acting_role`` as in ``apply_update``."""
+    role = acting_role or principal.role
     now = utcnow()
     occurred_at: dt.datetime = data.get("occurred_at") or now
     if occurred_at > now + CLOCK_SKEW:
@@ -479,7 +503,7 @@ def apply_transition(
             errors={"occurred_at": ["Earlier than the order's creation."]},
         )
     if riders:
-        if principal.role not in PLANNERS:
+        if role not in PLANNERS:
             raise Forbidden(
                 "Only dispatchers and admins assign and schedule.",
                 code="planning_forbidden_for_role",
@@ -496,7 +520,7 @@ def apply_transition(
         _check_pairs(merged)
         for key in riders:
             setattr(order, key, data[key])
-    decision = decide(source, target, _context(order, principal, data))
+    decision = decide(source, target, _context(order, principal, data, role))
     if not decision.allowed:
         _refuse(decision.code, source, target, sorted(m.value for m in decision.missing))
     if Effect.SET_ACTUAL_START in decision.effects and order.actual_start is None:

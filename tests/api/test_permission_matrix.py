@@ -84,6 +84,13 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/dispatch/insertions"): PLANNERS,
     ("GET", "/api/v1/dispatch/recommendations"): PLANNERS,
     ("POST", "/api/v1/dispatch/moves"): PLANNERS,
+    ("POST", "/api/v1/technicians/me/position"): {"technician"},
+    ("GET", "/api/v1/pool"): PLANNERS | {"technician"},
+    ("POST", "/api/v1/pool"): PLANNERS,
+    ("DELETE", "/api/v1/pool/<uuid:entry_id>"): PLANNERS,
+    ("POST", "/api/v1/pool/<uuid:entry_id>/claim"): {"technician"},
+    ("GET", "/api/v1/board/gantt"): OFFICE,
+    ("GET", "/api/v1/board/map"): OFFICE,
     # Any signed-in user may call sync; the service then refuses non-technicians (403).
     ("GET", "/api/v1/sync"): ALL,
     ("POST", "/api/v1/sync"): ALL,

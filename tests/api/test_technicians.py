@@ -51,6 +51,11 @@ def full_body(ref: Any, **overrides: Any) -> dict[str, Any]:
     return body
 
 
+def no_break(*shifts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Shifts as the API shows them when they have no break."""
+    return [{**shift, "break_start": None, "break_minutes": 0} for shift in shifts]
+
+
 # --- roles and tenants ------------------------------------------------------------------
 
 
@@ -128,11 +133,11 @@ def test_dispatcher_creates_full_technician(world: Any, ref: Any) -> None:
     ]
     assert tech["territory_ids"] == [str(ref.north.id)]
     # Shifts come back ordered by weekday, then start.
-    assert tech["shifts"] == [
+    assert tech["shifts"] == no_break(
         {"weekday": 0, "start": "08:00", "end": "12:00"},
         {"weekday": 1, "start": "08:00", "end": "12:00"},
         {"weekday": 1, "start": "13:00", "end": "17:00"},
-    ]
+    )
     assert tech["created_at"].endswith("+00:00")
     assert world.agent.get(f"{URL}/{tech['id']}").json == tech
 
@@ -217,7 +222,7 @@ def test_touching_shifts_and_other_weekdays_are_fine(world: Any, ref: Any) -> No
     ]
     r = world.admin.post(URL, json=full_body(ref, shifts=shifts))
     assert r.status_code == 201, r.json
-    assert r.json["shifts"] == shifts
+    assert r.json["shifts"] == no_break(*shifts)
 
 
 BAD_INPUT = [
@@ -301,10 +306,10 @@ def test_patch_replaces_given_lists_and_keeps_the_rest(world: Any, ref: Any) -> 
         ("welding", 1),
     ]
     assert set(body["territory_ids"]) == {str(ref.south.id), str(ref.north.id)}
-    assert body["shifts"] == [
+    assert body["shifts"] == no_break(
         {"weekday": 1, "start": "08:00", "end": "11:00"},
         {"weekday": 4, "start": "08:00", "end": "12:00"},
-    ]
+    )
     assert body["name"] == created["name"] and body["home_base"] == created["home_base"]
     assert body["updated_at"] > created["updated_at"]
     assert world.admin.get(url).json == body
@@ -410,3 +415,79 @@ def test_sort_and_pages(world: Any, crew: dict[str, str]) -> None:
     assert '"total": 6' in page.headers["X-Pagination"]
     r = world.admin.get(f"{URL}?sort=phone")
     assert r.status_code == 422 and r.json["code"] == "invalid_sort"
+
+
+# --- dispatch inputs: daily minutes, breaks ---------------------------------------------
+
+
+def test_breaks_and_daily_minutes_round_trip(world: Any, ref: Any) -> None:
+    shifts = [
+        {
+            "weekday": 0,
+            "start": "08:00",
+            "end": "17:00",
+            "break_start": "12:00",
+            "break_minutes": 45,
+        },
+        {"weekday": 1, "start": "08:00", "end": "12:00"},
+    ]
+    r = world.dispatcher.post(URL, json=full_body(ref, shifts=shifts, max_work_minutes_per_day=480))
+    assert r.status_code == 201, r.json
+    assert r.json["max_work_minutes_per_day"] == 480
+    assert r.json["shifts"] == [shifts[0], *no_break(shifts[1])]
+    url = f"{URL}/{r.json['id']}"
+    changed = [{**shifts[0], "break_start": "13:00", "break_minutes": 30}]
+    r = world.dispatcher.patch(url, json={"shifts": changed, "max_work_minutes_per_day": None})
+    assert r.status_code == 200, r.json
+    assert r.json["shifts"] == changed and r.json["max_work_minutes_per_day"] is None
+    r = world.dispatcher.patch(url, json={"shifts": no_break(changed[0])})
+    assert r.json["shifts"] == no_break(changed[0])
+
+
+def test_minimal_technician_has_no_daily_minutes_limit(world: Any) -> None:
+    r = world.admin.post(URL, json={"name": "Zhou"})
+    assert r.status_code == 201 and r.json["max_work_minutes_per_day"] is None
+
+
+@pytest.mark.parametrize(
+    "shift",
+    [
+        {"break_start": "07:30", "break_minutes": 30},  # starts before the shift
+        {"break_start": "11:45", "break_minutes": 30},  # ends after it
+        {"break_start": "12:00", "break_minutes": 30},  # starts at its end
+        {"break_minutes": 30},  # no start
+        {"break_start": "10:00"},  # no length
+        {"break_start": "10:00", "break_minutes": 0},
+        {"break_start": "10:00", "break_minutes": 241},
+        {"break_start": "10:00", "break_minutes": -5},
+        {"break_start": "10:00", "break_minutes": "30"},
+        {"break_start": "10:00", "break_minutes": 30.5},
+        {"break_start": "25:00", "break_minutes": 30},
+        {"break_start": 1000, "break_minutes": 30},
+    ],
+)
+def test_bad_breaks_are_refused(world: Any, ref: Any, shift: dict[str, Any]) -> None:
+    body = full_body(ref, shifts=[{"weekday": 2, "start": "08:00", "end": "12:00", **shift}])
+    r = world.admin.post(URL, json=body)
+    assert r.status_code == 422, r.json
+    assert r.json["code"] == "validation_error" and "shifts" in r.json["errors"]["json"]
+
+
+def test_a_break_may_fill_the_shift_to_its_end(world: Any, ref: Any) -> None:
+    shift = {
+        "weekday": 2,
+        "start": "08:00",
+        "end": "12:00",
+        "break_start": "11:00",
+        "break_minutes": 60,
+    }
+    r = world.admin.post(URL, json=full_body(ref, shifts=[shift]))
+    assert r.status_code == 201, r.json
+
+
+@pytest.mark.parametrize("value", [0, 1441, "480", 480.5, True])
+def test_bad_daily_minutes_are_refused(world: Any, value: Any) -> None:
+    r = world.admin.post(URL, json={"name": "Zhou", "max_work_minutes_per_day": value})
+    assert r.status_code == 422 and "max_work_minutes_per_day" in r.json["errors"]["json"]
+    r = world.admin.patch(f"{URL}/{world.tech.id}", json={"max_work_minutes_per_day": value})
+    assert r.status_code == 422

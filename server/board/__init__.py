@@ -1,0 +1,1 @@
+"""The dispatch board: Gantt lanes per technician and GeoJSON map data."""

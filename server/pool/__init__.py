@@ -1,0 +1,1 @@
+"""The order pool (抢单): offers to eligible technicians, atomic claims, expiry."""
