@@ -345,14 +345,15 @@ def solve(
             start = routing.ReadAssignmentFromRoutes(initial, True)
     temperature = _temperature(model, options)
     if start is None and coupled:
-        # Crews and multi-day jobs: plan everything else first (most of the budget), place
+        # Crews and multi-day jobs: plan everything else first (a third of the budget), place
         # each group explicitly (checked by the full model), then improve the whole plan.
         pre = _routing_model(model, options, defer_coupled=True)
         pre.routing.AddAtSolutionCallback(on_solution)
         pre.routing.AddSearchMonitor(pre.routing.solver().CustomLimit(deadline))
         first_params = _search_parameters(options, n_nodes, iterated=True, temperature=temperature)
         remaining = deadline.deadline - time.monotonic()
-        first_params.time_limit.FromMilliseconds(max(1, int(remaining * 700)))
+        # Leave most of the budget for placing the groups and improving the whole plan.
+        first_params.time_limit.FromMilliseconds(max(1, int(remaining * 350)))
         built = pre.routing.SolveWithIteratedLocalSearch(first_params)
         if built is not None:
             built_routes = _routes_of(pre.routing, built, len(model.vehicles))
@@ -429,7 +430,7 @@ def _place_groups(
             # A restore is a small search of its own that no limit interrupts: stop while
             # the slowest one seen so far still fits in the budget.
             began = time.monotonic()
-            if began + slowest > deadline.deadline - 0.2 * deadline.budget:
+            if began + slowest > deadline.deadline - 0.05 * deadline.budget:
                 break
             candidate = [list(r) for r in routes]
             for vi, idx, at_start in trial:
