@@ -62,6 +62,8 @@ class Config:
     # OSRM when OSRM_URL is set, else straight-line distance x detour factor / speed.
     DISPATCH_RUNNER = os.environ.get("DISPATCH_RUNNER", "thread")
     DISPATCH_DEFAULT_TIME_LIMIT_S = float(os.environ.get("DISPATCH_DEFAULT_TIME_LIMIT_S", "10"))
+    # Solve in a child process so a native solver crash fails the run, not the server.
+    DISPATCH_ISOLATE = os.environ.get("DISPATCH_ISOLATE", "1") != "0"
     OSRM_URL = os.environ.get("OSRM_URL") or None
     TRAVEL_SPEED_KMH = float(os.environ.get("TRAVEL_SPEED_KMH", "30"))
     TRAVEL_DETOUR_FACTOR = float(os.environ.get("TRAVEL_DETOUR_FACTOR", "1.3"))
@@ -99,6 +101,7 @@ class TestingConfig(Config):
     # Runs finish inside the request so tests see the plan in the same transaction.
     DISPATCH_RUNNER = "inline"
     DISPATCH_DEFAULT_TIME_LIMIT_S = 2.0
+    DISPATCH_ISOLATE = False
 
 
 class ProductionConfig(Config):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.evaluate import current_kpis
 from dispatch.insertion import DayRoute, Stop, insertion_options
+from dispatch.isolated import SolverCrashed, solve_isolated
 from dispatch.model import Job, Plan, ProblemError, SolveOptions, Weights
 from dispatch.recommend import recommend
 from dispatch.solver import solve
@@ -200,22 +201,39 @@ def execute_run(
         )
         travel = travel_provider()
         baseline = current_kpis(problem, travel)
-        plan = solve(
-            problem,
-            travel,
-            SolveOptions(time_limit_s=run.time_limit_s, seed=int(run.params.get("seed", 0))),
-            progress,
-        )
+        snapshot = {oid: order.version for oid, order in ctx.orders.items()}
+        # Never hold a transaction through a long solve: on SQLite it would be the write
+        # lock (BEGIN IMMEDIATE), on PostgreSQL an idle-in-transaction snapshot.
+        session.commit()
+        options = SolveOptions(time_limit_s=run.time_limit_s, seed=int(run.params.get("seed", 0)))
+        if current_app.config["DISPATCH_ISOLATE"]:
+            config = current_app.config
+            plan = solve_isolated(
+                problem,
+                options,
+                (
+                    config.get("OSRM_URL"),
+                    float(config["TRAVEL_SPEED_KMH"]),
+                    float(config["TRAVEL_DETOUR_FACTOR"]),
+                ),
+                progress,
+            )
+        else:
+            plan = solve(problem, travel, options, progress)
         session.refresh(run)
         if run.status == "cancelled":
             return
-        run.snapshot = {oid: order.version for oid, order in ctx.orders.items()}
+        run.snapshot = snapshot
         run.result = plan_json(plan, ctx)
         run.kpis = dataclasses.asdict(plan.kpis)
         run.baseline_kpis = dataclasses.asdict(baseline)
         run.best_objective = plan.objective
         run.progress = 1.0
         run.status = "done"
+    except SolverCrashed as exc:
+        log.error("optimisation run %s: %s", run_id, exc)
+        session.rollback()
+        run.status, run.error = "failed", f"solver crashed: {exc}"
     except ProblemError as exc:
         session.rollback()
         run.status, run.error = "failed", f"{exc} ({exc.path})" if exc.path else str(exc)
