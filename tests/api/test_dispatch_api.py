@@ -118,6 +118,14 @@ def test_run_preview_apply_end_to_end(crew: Any, session: Any) -> None:
         )
     ).one()
     assert event.payload["reason"] == f"optimization_run:{run['id']}"
+    # The technicians hear about it: assignment notices are queued with the change.
+    from server.notifications.models import NotificationOutbox
+
+    notices = session.scalars(
+        select(NotificationOutbox).where(NotificationOutbox.kind == "assignment")
+    ).all()
+    assert str(lift.id) in {n.payload["data"]["work_order_id"] for n in notices}
+    assert crew.users["technician"].id in {n.user_id for n in notices}
     again = crew.dispatcher.post(f"/api/v1/dispatch/runs/{run['id']}/apply", json={})
     assert again.status_code == 409 and again.json["code"] == "run_not_ready"
     assert crew.dispatcher.get(f"/api/v1/dispatch/runs/{run['id']}").json["status"] == "applied"
