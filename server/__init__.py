@@ -61,6 +61,13 @@ def register_extensions(app: Flask) -> None:
     app.before_request(guard_request_text)
     app.before_request(authenticate_request)
 
+    # One session per request, also when an outer app context spans several requests
+    # (tests, scripts): a session kept across requests would serve the next caller rows
+    # from its identity map, where Session.get never reaches the tenant filter.
+    @app.teardown_request
+    def _remove_request_session(exc: BaseException | None) -> None:
+        db.session.remove()
+
     @app.teardown_appcontext
     def _remove_session(exc: BaseException | None) -> None:
         db.session.remove()

@@ -354,3 +354,22 @@ def test_board_move_flags_missing_skill(today: Any, session: Any) -> None:
         },
     )
     assert r.status_code == 409 and {v["code"] for v in r.json["violations"]} == {"missing_skill"}
+
+
+def test_a_failing_solver_fails_the_run_and_keeps_it_private(
+    crew: Any, session: Any, monkeypatch: Any
+) -> None:
+    import server.dispatch.service as dispatch_service
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(dispatch_service, "solve", broken)
+    _order(session, crew, _near(1))
+    r = crew.dispatcher.post(
+        "/api/v1/dispatch/runs", json={"date_from": _day().isoformat(), "time_limit_s": 1}
+    )
+    assert r.status_code == 202 and r.json["status"] == "failed"
+    assert "internal error" in r.json["error"]
+    assert crew.b_api.get(f"/api/v1/dispatch/runs/{r.json['id']}").status_code == 404
+    assert crew.dispatcher.get(f"/api/v1/dispatch/runs/{r.json['id']}").json["status"] == "failed"
