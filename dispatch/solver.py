@@ -355,6 +355,16 @@ def solve(
         # Leave most of the budget for placing the groups and improving the whole plan.
         first_params.time_limit.FromMilliseconds(max(1, int(remaining * 350)))
         built = pre.routing.SolveWithIteratedLocalSearch(first_params)
+        if built is None and time.monotonic() < deadline.deadline:
+            # No plan yet after a third of the budget (large days): settle for the first
+            # construction, with all the time that is left, rather than give up early.
+            construct = _search_parameters(options, n_nodes)
+            construct.solution_limit = 1
+            # Construction heuristics look at the clock rarely; aim a little early.
+            construct.time_limit.FromMilliseconds(
+                max(1, int((deadline.deadline - time.monotonic()) * 900))
+            )
+            built = pre.routing.SolveWithParameters(construct)
         if built is not None:
             built_routes = _routes_of(pre.routing, built, len(model.vehicles))
             start = routing.ReadAssignmentFromRoutes(built_routes, True)
