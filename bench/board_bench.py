@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.database import database_name, fresh_postgis  # noqa: E402
 from geo import Point  # noqa: E402
 from geo.sql import point_element  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth.security import issue_access_token  # noqa: E402
-from server.cli import upgrade_database  # noqa: E402
-from server.db import db, make_engine  # noqa: E402
+from server.db import db  # noqa: E402
 from server.technicians.models import Shift, TechnicianSkill  # noqa: E402
 from tests import factories as f  # noqa: E402
 
@@ -47,32 +47,6 @@ SAMPLES, WARMUP = 30, 3
 CITY = "121.0,30.9,121.9,31.5"
 DISTRICT = "121.44,31.20,121.50,31.25"
 SPATIAL_INDEX = "idx_work_orders_location"
-
-
-def database_name(url: str) -> str:
-    """The database part of a URL, refusing anything that is not obviously a bench copy."""
-    if not url.startswith("postgresql"):
-        raise SystemExit("BENCH_DATABASE_URL must be PostgreSQL (the board bench is PostGIS).")
-    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    return name
-
-
-def reset() -> None:
-    """Fresh database with PostGIS, migrated."""
-    name = database_name(URL)
-    base = URL.rsplit("/", 1)[0]
-    admin = make_engine(f"{base}/postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = make_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    engine.dispose()
-    upgrade_database(URL)
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -269,7 +243,7 @@ def map_plan_uses_index(app: Any, client: Any, url: str, headers: dict[str, str]
 def main() -> None:
     """Seed, measure, report."""
     database_name(URL)
-    reset()
+    fresh_postgis(URL)
     app = create_app({"ENV_NAME": "testing", "DATABASE_URL": URL})
     world = setup(app)
     seeded = seed_orders(world)

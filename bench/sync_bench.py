@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.database import fresh_postgis  # noqa: E402
 from geo import Point  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth.security import issue_access_token  # noqa: E402
-from server.cli import upgrade_database  # noqa: E402
-from server.db import db, make_engine, set_tenant  # noqa: E402
+from server.db import db, set_tenant  # noqa: E402
 from server.field.models import WorkOrderNote  # noqa: E402
 from server.sync.feed import sequence  # noqa: E402
 from server.work_orders.models import WorkOrder  # noqa: E402
@@ -45,21 +45,6 @@ URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1/fsm_
 BIG = 100_000 if os.environ.get("BENCH_QUICK") else 1_000_000
 DEVICES, PUSHES, NOTES_PER_PUSH = 16, 30, 20
 SAMPLES = 60
-
-
-def reset() -> None:
-    """Fresh schema with PostGIS."""
-    base, _, name = URL.rpartition("/")
-    admin = make_engine(f"{base}/postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = make_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    engine.dispose()
-    upgrade_database(URL)
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -271,7 +256,7 @@ def push_throughput(app: Any, world: dict[str, Any]) -> dict[str, float]:
 
 def main() -> None:
     """Run every measurement and report."""
-    reset()
+    fresh_postgis(URL)
     app = create_app({"ENV_NAME": "testing", "DATABASE_URL": URL})
     world = setup(app)
     results: dict[str, Any] = {"database": "postgresql", "big_rows": BIG}

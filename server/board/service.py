@@ -27,7 +27,7 @@ from server.db import utcnow
 from server.errors import ValidationFailed
 from server.organization.models import Territory
 from server.technicians.models import Shift, Technician, technician_territories
-from server.tenants.models import Tenant
+from server.tenants.service import tenant_zone
 from server.work_orders.models import PRIORITIES, WorkOrder, WorkOrderHelper
 from workflow.lifecycle import Status
 
@@ -54,14 +54,6 @@ def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(tzinfo=None).isoformat() + "+00:00"
-
-
-def _zone(db_session: Session, tenant_id: uuid.UUID) -> ZoneInfo:
-    tenant = db_session.get(Tenant, tenant_id)
-    try:
-        return ZoneInfo(tenant.timezone if tenant else "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
@@ -379,7 +371,7 @@ def gantt(
 ) -> dict[str, Any]:
     """Gantt lanes (shifts, breaks, visits, travel, conflicts) per technician for local days."""
     days = _check_range(args["date_from"], args["date_to"])
-    zone = _zone(db_session, tenant_id)
+    zone = tenant_zone(db_session, tenant_id)
     start, end = local_midnight(days[0], zone), local_midnight(days[-1] + dt.timedelta(1), zone)
     techs = _technicians(db_session, args)
     by_tech: dict[uuid.UUID, list[_Visit]] = defaultdict(list)

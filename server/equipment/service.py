@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -35,7 +34,7 @@ from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.errors import Conflict, ValidationFailed
 from server.http import apply_sort, paginate, text_search
 from server.parts.models import Part, PartUsage
-from server.tenants.models import Tenant
+from server.tenants.service import tenant_zone
 from server.work_orders.models import WorkOrder, WorkOrderEvent
 
 EQUIPMENT_SORTS = {
@@ -48,9 +47,7 @@ _DATE_FIELDS = ("install_date", "warranty_end")
 
 
 def _tenant_today(db_session: Session, tenant_id: uuid.UUID) -> dt.date:
-    tenant = db_session.get(Tenant, tenant_id)
-    zone = ZoneInfo(tenant.timezone if tenant is not None else "UTC")
-    return utcnow().astimezone(zone).date()
+    return utcnow().astimezone(tenant_zone(db_session, tenant_id)).date()
 
 
 def list_equipment(

@@ -28,7 +28,7 @@ from server.dispatch.models import PoolEntry
 from server.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from server.organization.models import Territory
 from server.technicians.models import Technician, technician_territories
-from server.tenants.models import Tenant
+from server.tenants.service import tenant_zone
 from server.work_orders.models import WorkOrder, WorkOrderEvent
 from server.work_orders.scope import assigned_to
 from server.work_orders.service import apply_transition, apply_update, record_event
@@ -78,11 +78,7 @@ def _claimer(db_session: Session, principal: Principal, now: dt.datetime) -> Cla
         raise Forbidden("Your technician record is gone.", code="not_a_technician")
     recent = tech.last_position_at is not None and tech.last_position_at >= now - RECENT_FIX
     origin = point_from_element(tech.last_position if recent else tech.home_base)
-    tenant = db_session.get(Tenant, principal.tenant_id)
-    try:
-        zone = ZoneInfo(tenant.timezone if tenant else "UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = tenant_zone(db_session, principal.tenant_id)
     return Claimer(
         technician=tech,
         skills={held.skill.code: held.level for held in tech.skills},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,16 @@ def get_tenant(*, db_session: Session, tenant_id: uuid.UUID) -> Tenant:
     """The caller's tenant (tenants are not tenant-scoped rows themselves)."""
     with system_scope(db_session):
         return get_or_404(Tenant, tenant_id)
+
+
+def tenant_zone(session: Session, tenant_id: uuid.UUID) -> ZoneInfo:
+    """The tenant's IANA zone for calendars and local days (UTC when unset or unknown)."""
+    with system_scope(session):
+        tenant = session.get(Tenant, tenant_id)
+    try:
+        return ZoneInfo(tenant.timezone if tenant else "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def update_tenant(*, db_session: Session, tenant_id: uuid.UUID, data: dict[str, Any]) -> Tenant:
