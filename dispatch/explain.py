@@ -44,6 +44,19 @@ def part_durations(job: Job) -> list[int]:
     return [job.max_part_s] * full + ([rest] if rest else [])
 
 
+def earliest_start(job: Job, arrival: int) -> int | None:
+    """The earliest allowed start at or after `arrival`; None if every window has closed.
+
+    A locked job starts exactly at its locked time (waiting for it if early).
+    """
+    if job.locked_start_s is not None:
+        return job.locked_start_s if arrival <= job.locked_start_s else None
+    if not job.windows:
+        return arrival
+    starts = [max(arrival, w.start) for w in job.windows if arrival <= w.end]
+    return min(starts) if starts else None
+
+
 def _start_bounds(job: Job) -> list[tuple[int, int]]:
     if job.locked_start_s is not None:
         return [(job.locked_start_s, job.locked_start_s)]

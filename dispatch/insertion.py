@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dispatch.explain import has_skills, in_territory
+from dispatch.explain import earliest_start, has_skills, in_territory
 from dispatch.model import DEFAULT_WEIGHTS, Break, Job, Shift, Technician, Weights
 from geo.points import Point
 from geo.travel import TravelTimeProvider
@@ -56,7 +56,7 @@ class InsertionOption:
     load_s: int
 
 
-class _Travel:
+class TravelTable:
     """Durations between the few points one insertion question needs."""
 
     def __init__(self, provider: TravelTimeProvider, points: list[Point]) -> None:
@@ -68,20 +68,6 @@ class _Travel:
 
     def __call__(self, a: Point, b: Point) -> int:
         return int(self.d[self.index[a], self.index[b]])
-
-
-def _window_ok(job: Job, start: int) -> int | None:
-    """The earliest allowed start at or after `start`, or None if every window is gone."""
-    if job.locked_start_s is not None:
-        return start if start <= job.locked_start_s else None
-    if not job.windows:
-        return start
-    best: int | None = None
-    for w in job.windows:
-        if start <= w.end:
-            candidate = max(start, w.start)
-            best = candidate if best is None else min(best, candidate)
-    return best
 
 
 def _anchor(route: DayRoute, now_s: int) -> tuple[Point, int, list[Stop], list[Stop]]:
@@ -129,7 +115,7 @@ def insertion_options(
         points.append(pos)
         points.append(route.technician.end or route.technician.start)
         points.extend(s.job.location for s in pending)
-    dist = _Travel(travel, points)
+    dist = TravelTable(travel, points)
 
     options: list[InsertionOption] = []
     for route, (pos, free, fixed, pending) in zip(candidates, anchors, strict=True):
@@ -201,7 +187,7 @@ def _simulate(
     free: int,
     home: Point,
     stops: Sequence[Stop],
-    dist: _Travel,
+    dist: TravelTable,
     breaks: Sequence[Break] = (),
 ) -> tuple[int, list[int], int] | None:
     """Drive the sequence from `origin` at `free`; None if a window or break is missed.
@@ -217,14 +203,14 @@ def _simulate(
     todo = sorted((b for b in breaks if b.latest_start >= free), key=lambda b: b.earliest_start)
     for stop in stops:
         leg = dist(here, stop.job.location)
-        start = _window_ok(stop.job, max(t + leg, stop.start))
+        start = earliest_start(stop.job, max(t + leg, stop.start))
         while start is not None and todo and start + stop.job.duration_s > todo[0].latest_start:
             brk = todo.pop(0)
             taken = max(t, brk.earliest_start)
             if taken > brk.latest_start:
                 return None
             t = taken + brk.duration_s
-            start = _window_ok(stop.job, max(t + leg, stop.start))
+            start = earliest_start(stop.job, max(t + leg, stop.start))
         if start is None:
             return None
         travel += leg

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from dispatch.explain import dropped_reason, eligibility, has_skills, part_durations, shift_fits
+from dispatch.explain import (
+    dropped_reason,
+    earliest_start,
+    eligibility,
+    part_durations,
+    shift_fits,
+)
 from dispatch.model import (
     PRIORITY_WEIGHT,
     Job,
@@ -26,7 +32,6 @@ from dispatch.model import (
     Route,
     Shift,
     SolveOptions,
-    Technician,
     Unassigned,
     UnassignedReason,
     Visit,
@@ -856,7 +861,7 @@ def _explain_dropped(
         for vi in node.allowed:
             veh = model.vehicles[vi]
             there = veh.earliest + int(model.durations[n_nodes + vi, ni])
-            start = _earliest_start(job, there)
+            start = earliest_start(job, there)
             back = int(model.durations[ni, n_nodes + n_veh + vi])
             if start is not None and start + node.duration + back <= (
                 veh.shift.end + veh.shift.max_overtime_s
@@ -867,15 +872,6 @@ def _explain_dropped(
         pinned_full = bool(node.allowed) and all(vi in pinned for vi in node.allowed)
         out.append(dropped_reason(job, names, reachable=reachable, pinned_full=pinned_full))
     return out
-
-
-def _earliest_start(job: Job, arrival: int) -> int | None:
-    if job.locked_start_s is not None:
-        return job.locked_start_s if arrival <= job.locked_start_s else None
-    if not job.windows:
-        return arrival
-    starts = [max(arrival, w.start) for w in job.windows if arrival <= w.end]
-    return min(starts) if starts else None
 
 
 def _route_indexes(
@@ -937,8 +933,3 @@ def _plan(
         solutions,
         first_solution_s,
     )
-
-
-def technician_can_do(tech: Technician, job: Job) -> bool:
-    """Skill check shared with recommendation and the order pool."""
-    return has_skills(tech, job)

@@ -11,13 +11,11 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dispatch.explain import has_skills
 from dispatch.insertion import DayRoute, Stop
 from dispatch.model import (
     Booking,
@@ -327,13 +325,3 @@ def day_routes(
             ctx.orders[job.id] = order
         routes.append(DayRoute(tech, shifts[0], tuple(stops)))
     return routes, ctx
-
-
-def skills_ok(technician: Technician, job: Job) -> bool:
-    """The skill rule the solver uses, for manual assignment checks."""
-    return has_skills(technician, job)
-
-
-def jsonable_point(point: Point | None) -> dict[str, Any] | None:
-    """A point as the API shows it."""
-    return None if point is None else {"lat": point.lat, "lon": point.lon}

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.evaluate import current_kpis
-from dispatch.insertion import DayRoute, Stop, insertion_options
+from dispatch.explain import has_skills
+from dispatch.insertion import DayRoute, InsertionOption, Stop, TravelTable, insertion_options
 from dispatch.isolated import SolverCrashed, solve_isolated
 from dispatch.model import Job, Plan, ProblemError, SolveOptions, Weights
 from dispatch.recommend import recommend
 from dispatch.solver import solve
-from geo.points import Point
 from geo.sql import point_from_element
 from geo.travel import TravelTimeProvider, provider_from_config
 from server.auth.principal import Principal
@@ -40,9 +40,9 @@ from server.dispatch.problem import (
 )
 from server.errors import Conflict, DomainError, NotFound, ValidationFailed
 from server.organization.models import Territory
-from server.tenants.models import Tenant
-from server.work_orders.models import WorkOrder, WorkOrderHelper
-from server.work_orders.service import apply_transition, apply_update, record_event
+from server.tenants.service import tenant_zone
+from server.work_orders.models import WorkOrder
+from server.work_orders.service import apply_transition, apply_update
 from workflow.lifecycle import Status
 
 log = logging.getLogger(__name__)
@@ -64,16 +64,6 @@ def travel_provider(app: Flask | None = None) -> TravelTimeProvider:
             )
             app.extensions["travel_provider"] = provider
         return provider
-
-
-def tenant_zone(session: Session, tenant_id: uuid.UUID) -> ZoneInfo:
-    """The tenant's IANA zone (UTC when unset or unknown)."""
-    with system_scope(session):
-        tenant = session.get(Tenant, tenant_id)
-    try:
-        return ZoneInfo(tenant.timezone if tenant else "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _weights(overrides: dict[str, int] | None) -> Weights:
@@ -311,6 +301,14 @@ def get_run(*, db_session: Session, run_id: uuid.UUID) -> OptimizationRun:
     return run
 
 
+def get_plan(*, db_session: Session, run_id: uuid.UUID) -> dict[str, Any]:
+    """The plan a finished run produced; 409 while there is none."""
+    run = get_run(db_session=db_session, run_id=run_id)
+    if run.result is None:
+        raise Conflict(f"The run is {run.status}; no plan yet.", code="run_not_ready")
+    return run.result
+
+
 def cancel_run(*, db_session: Session, run: OptimizationRun) -> OptimizationRun:
     """Stop caring about a queued or running run (its result is discarded)."""
     if run.status not in ("queued", "running"):
@@ -414,7 +412,13 @@ def assign(
     source = Status(order.status)
     if source.value in OPEN_STATUSES:
         if helper_ids is not None:
-            _set_helpers(db_session, principal, order, helper_ids, reason)
+            apply_update(
+                db_session=db_session,
+                principal=principal,
+                order=order,
+                data={"helper_ids": helper_ids},
+                reason=reason,
+            )
         apply_transition(
             db_session=db_session,
             principal=principal,
@@ -446,38 +450,6 @@ def assign(
             code=exc.code or "edit_refused",
             work_order_id=str(order.id),
         ) from exc
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-def _set_helpers(
-    db_session: Session,
-    principal: Principal,
-    order: WorkOrder,
-    helper_ids: list[uuid.UUID],
-    reason: str,
-) -> bool:
-    current = sorted(str(h) for h in order.helper_ids)
-    wanted = sorted(str(h) for h in helper_ids)
-    if current == wanted:
-        return False
-    order.helpers = [
-        WorkOrderHelper(tenant_id=order.tenant_id, technician_id=h) for h in helper_ids
-    ]
-    record_event(
-        db_session=db_session,
-        order=order,
-        principal=principal,
-        event_type="assigned",
-        payload={"changes": {"helper_ids": {"from": current, "to": wanted}}, "reason": reason},
-    )
-    return True
 
 
 def apply_run(
@@ -552,26 +524,48 @@ def _order_job(order: WorkOrder, ctx: Context) -> Job:
     return job_of(order, ctx, territory=None, location=location, max_part_s=None)
 
 
-def _option_json(option: Any, ctx: Context, routes: list[DayRoute]) -> dict[str, Any]:
-    names = {r.technician.id: ctx.technicians[r.technician.id].name for r in routes}
-    numbers = {oid: o.number for oid, o in ctx.orders.items()}
+def _option_json(option: InsertionOption, ctx: Context, now_s: int) -> dict[str, Any]:
+    def number(order_id: str) -> str | None:
+        order = ctx.orders.get(order_id)
+        return order.number if order else None
+
     return {
         "technician_id": option.technician_id,
-        "technician_name": names.get(option.technician_id),
+        "technician_name": ctx.technicians[option.technician_id].name,
         "position": option.position,
         "start": ctx.at(option.start).isoformat(),
         "end": ctx.at(option.end).isoformat(),
-        "eta_minutes": None,
+        "eta_minutes": round((option.start - now_s) / 60, 1),
         "added_travel_s": option.added_travel_s,
         "delay_s": option.delay_s,
         "late_s": option.late_s,
         "cost": option.cost,
         "pushed": [
-            {"work_order_id": oid, "number": numbers.get(oid), "new_start": ctx.at(s).isoformat()}
+            {"work_order_id": oid, "number": number(oid), "new_start": ctx.at(s).isoformat()}
             for oid, s in option.pushed
         ],
         "load_jobs": option.load_jobs,
     }
+
+
+def _plan_for_day(
+    db_session: Session,
+    principal: Principal,
+    order: WorkOrder,
+    day: dt.date | None,
+    now: dt.datetime,
+) -> tuple[list[DayRoute], Context, Job]:
+    """Everyone's plan for the day, without the order itself, and the order as a job."""
+    zone = tenant_zone(db_session, principal.tenant_id)
+    routes, ctx = day_routes(
+        db_session, zone=zone, day=day or _local_day(zone, order.requested_start or now), now=now
+    )
+    job = _order_job(order, ctx)
+    routes = [
+        DayRoute(r.technician, r.shift, tuple(s for s in r.stops if s.job.id != job.id))
+        for r in routes
+    ]
+    return routes, ctx, job
 
 
 def emergency_options(
@@ -580,22 +574,12 @@ def emergency_options(
     """Best placements of one urgent order into today's running plan, cheapest first."""
     if order.status not in OPEN_STATUSES + ASSIGNED:
         raise Conflict(f"A {order.status} order cannot be inserted.", code="order_not_plannable")
-    zone = tenant_zone(db_session, principal.tenant_id)
     now = utcnow()
-    routes, ctx = day_routes(db_session, zone=zone, day=_local_day(zone, now), now=now)
-    job = _order_job(order, ctx)
-    # The order itself must not count as already planned on someone's day.
-    routes = [
-        DayRoute(r.technician, r.shift, tuple(s for s in r.stops if s.job.id != job.id))
-        for r in routes
-    ]
+    today = _local_day(tenant_zone(db_session, principal.tenant_id), now)
+    routes, ctx, job = _plan_for_day(db_session, principal, order, today, now)
     now_s = ctx.seconds(now)
     options = insertion_options(job, routes, travel_provider(), now_s, limit=limit)
-    out = []
-    for option in options:
-        item = _option_json(option, ctx, routes)
-        item["eta_minutes"] = round((option.start - now_s) / 60, 1)
-        out.append(item)
+    out = [_option_json(option, ctx, now_s) for option in options]
     return {"work_order_id": order.id, "number": order.number, "options": out}
 
 
@@ -603,21 +587,13 @@ def recommendations(
     *, db_session: Session, principal: Principal, order: WorkOrder, k: int, day: dt.date | None
 ) -> dict[str, Any]:
     """Top-k technicians for one order on a day (default: today or its requested day)."""
-    zone = tenant_zone(db_session, principal.tenant_id)
     now = utcnow()
-    if day is None:
-        day = _local_day(zone, order.requested_start or now)
-    routes, ctx = day_routes(db_session, zone=zone, day=day, now=now)
-    job = _order_job(order, ctx)
-    routes = [
-        DayRoute(r.technician, r.shift, tuple(s for s in r.stops if s.job.id != job.id))
-        for r in routes
-    ]
+    routes, ctx, job = _plan_for_day(db_session, principal, order, day, now)
     now_s = max(ctx.seconds(now), 0)
     ranked = recommend(job, routes, travel_provider(), now_s, k=k)
     return {
         "work_order_id": order.id,
-        "date": day.isoformat(),
+        "date": ctx.origin.date().isoformat(),
         "recommendations": [
             {
                 "technician_id": r.technician_id,
@@ -667,7 +643,7 @@ def move(
     stops = [s for r in routes for s in r.stops if s.job.id != job.id]
     start_s = ctx.seconds(start)
     violations: list[dict[str, Any]] = []
-    if not _skills_ok(tech.skills, job):
+    if not has_skills(tech, job):
         violations.append(
             _violation("missing_skill", order, "The technician lacks a needed skill or level.")
         )
@@ -676,11 +652,7 @@ def move(
         [*stops, Stop(job, start_s, start_s + job.duration_s)],
         key=lambda s: (s.start, s.job.id != job.id),
     )
-    points = [tech.start, *(s.job.location for s in timeline)]
-    index: dict[Point, int] = {}
-    for p in points:
-        index.setdefault(p, len(index))
-    matrix = travel.matrix(list(index)).durations_s
+    drive = TravelTable(travel, [tech.start, *(s.job.location for s in timeline)])
     retimed: list[dict[str, Any]] = []
     new_starts: dict[str, int] = {}
     prev: Stop | None = None
@@ -690,7 +662,7 @@ def move(
             ready = (
                 new_starts[prev.job.id]
                 + prev.job.duration_s
-                + int(matrix[index[prev.job.location], index[stop.job.location]])
+                + drive(prev.job.location, stop.job.location)
             )
             if ready > begin:
                 if stop.job.id == job.id or stop.job.locked_start_s is not None:
@@ -776,10 +748,6 @@ def move(
     db_session.commit()
     result["applied"] = True
     return result
-
-
-def _skills_ok(skills: Any, job: Job) -> bool:
-    return all(skills.get(n.skill, 0) >= n.min_level for n in job.skills)
 
 
 def _violation(code: str, order: WorkOrder, message: str) -> dict[str, Any]:

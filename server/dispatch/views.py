@@ -86,12 +86,7 @@ class RunPlan(MethodView):
     @blp.response(200, PlanSchema)
     def get(self, run_id: uuid.UUID) -> Any:
         """Routes, visits and unassigned orders with reasons."""
-        run = service.get_run(db_session=db.session(), run_id=run_id)
-        if run.result is None:
-            from server.errors import Conflict
-
-            raise Conflict(f"The run is {run.status}; no plan yet.", code="run_not_ready")
-        return run.result
+        return service.get_plan(db_session=db.session(), run_id=run_id)
 
 
 @blp.route("/runs/<uuid:run_id>/preview")

@@ -381,3 +381,13 @@ def test_emergency_insertion_keeps_the_lunch_break() -> None:
     options = insertion_options(Job("x", at(1, 0), 3600), [busy], TRAVEL, now_s=11 * H)
     for o in options:
         assert dict(o.pushed).get("p", 14 * H) >= 14 * H  # planned visits never move earlier
+
+
+def test_insertion_keeps_locked_visits_at_their_locked_time() -> None:
+    locked = Job("locked", at(1, 0), 1800, locked_start_s=14 * H)
+    route = DayRoute(tech("t"), day(), (Stop(locked, 14 * H, 14 * H + 1800),))
+    options = insertion_options(Job("x", at(1, 0), 3600), [route], TRAVEL, now_s=9 * H)
+    assert options and all(dict(o.pushed).get("locked") is None for o in options)
+    too_long = insertion_options(Job("y", at(1, 0), 2 * H), [route], TRAVEL, now_s=13 * H)
+    # Two hours from 13:00 cannot fit before the locked 14:00 visit; after it, they do.
+    assert too_long and too_long[0].start >= 14 * H + 1800
