@@ -2,7 +2,8 @@
 
 ``sync.policy`` is the source of truth for what devices see and may write; this module
 only translates it. The committed files under ``mobile_contract/sync/v<N>/`` are its
-output for the current schema version (``python -m mobile_contract.sync_schema`` or
+output for every supported schema version: each table and column records the version that
+added it, so older versions are generated too (``python -m mobile_contract.sync_schema`` or
 ``make contract`` rewrites them; ``tests/contract/test_sync_contract.py`` fails on drift).
 
 Wire types: string -> string, number -> number, boolean -> boolean, timestamp -> integer
@@ -19,6 +20,7 @@ carry every column of the table. Columns a device cannot change are marked
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from sync.policy import (
     Kind,
     Owner,
     TablePolicy,
+    tables_at,
 )
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -60,20 +63,16 @@ def directory(version: int = SCHEMA_VERSION) -> Path:
 
 
 def _policies(version: int) -> dict[str, TablePolicy]:
-    """The tables of a schema version (only the current one can be generated)."""
+    """The tables of a schema version, each with the columns that version has."""
     if not MIN_SCHEMA_VERSION <= version <= SCHEMA_VERSION:
         raise ValueError(
             f"schema version {version} is not supported "
             f"(supported: {MIN_SCHEMA_VERSION}..{SCHEMA_VERSION})"
         )
-    if version != SCHEMA_VERSION:
-        # sync.policy describes the current version only; older versions' documents are
-        # the frozen files committed when they were current.
-        raise ValueError(
-            f"sync.policy describes schema version {SCHEMA_VERSION}; the documents of "
-            f"version {version} are the committed files in {directory(version)}"
-        )
-    return dict(POLICIES)
+    return {
+        name: replace(POLICIES[name], columns=POLICIES[name].columns_at(version))
+        for name in tables_at(version)
+    }
 
 
 def _id() -> JsonSchema:
@@ -371,9 +370,10 @@ def write(version: int = SCHEMA_VERSION, root: Path | None = None) -> list[Path]
 
 
 def main() -> None:
-    """Regenerate the committed schema files of the current schema version."""
-    for path in write():
-        print(path.relative_to(ROOT.parent))
+    """Regenerate the committed schema files of every supported schema version."""
+    for version in range(MIN_SCHEMA_VERSION, SCHEMA_VERSION + 1):
+        for path in write(version):
+            print(path.relative_to(ROOT.parent))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Flask CLI commands: migrations and demo data."""
+"""Flask CLI commands: migrations, demo data, workers and housekeeping."""
 
 from __future__ import annotations
 
@@ -56,6 +56,76 @@ def register_commands(app: Flask) -> None:
             session.commit()
             total += prune(session, tenant_id, cutoff)
         click.echo(f"pruned {total} change-log entries older than {window} days")
+
+    @app.cli.command("outbox-prune")
+    @click.option(
+        "--days", type=click.IntRange(min=0), default=None, help="Override OUTBOX_RETENTION_DAYS."
+    )
+    def outbox_prune(days: int | None) -> None:
+        """Delete delivered and given-up push notifications older than the retention (daily)."""
+        import datetime as dt
+
+        from server.db import db
+        from server.notifications.worker import prune_outbox
+
+        window = days if days is not None else int(current_app.config["OUTBOX_RETENTION_DAYS"])
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=window)
+        try:
+            total = prune_outbox(db_session=db.session(), older_than=cutoff)
+        finally:
+            db.session.remove()
+        click.echo(f"pruned {total} finished outbox rows older than {window} days")
+
+    @app.cli.command("blobs-gc")
+    @click.option(
+        "--hours",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Override BLOB_ORPHAN_GRACE_HOURS.",
+    )
+    @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+    def blobs_gc(hours: int | None, dry_run: bool) -> None:
+        """Delete uploaded photos that nothing references after the grace period (daily)."""
+        import datetime as dt
+
+        from server.blobs.gc import collect_garbage
+        from server.blobs.storage import storage_from_config
+        from server.db import db
+
+        grace = hours if hours is not None else int(current_app.config["BLOB_ORPHAN_GRACE_HOURS"])
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(hours=grace)
+        try:
+            report = collect_garbage(
+                db_session=db.session(),
+                storage=storage_from_config(current_app.config),
+                older_than=cutoff,
+                dry_run=dry_run,
+            )
+        finally:
+            db.session.remove()
+        if dry_run:
+            for orphan in report.orphans:
+                click.echo(
+                    f"{orphan.tenant_id} {orphan.sha256} {orphan.size_bytes} bytes, "
+                    f"uploaded {orphan.created_at.isoformat()}"
+                )
+            click.echo(
+                f"dry run: {report.found} orphan blobs older than {grace} h would be deleted "
+                f"({report.size_bytes} bytes), {report.staging_removed} stale temp files"
+            )
+            return
+        click.echo(
+            f"deleted {report.deleted} orphan blobs older than {grace} h "
+            f"({report.size_bytes} bytes, {report.objects_removed} stored objects); "
+            f"kept {report.kept + report.reuploaded} referenced or re-uploaded meanwhile; "
+            f"removed {report.staging_removed} stale temp files"
+        )
+        if report.failed_keys:
+            # The rows are gone, so nothing will retry these: name them for a manual delete.
+            raise click.ClickException(
+                f"{len(report.failed_keys)} stored objects could not be removed: "
+                + ", ".join(report.failed_keys)
+            )
 
     @app.cli.command("seed")
     @click.option("--if-empty", is_flag=True, help="Do nothing when a tenant already exists.")

@@ -81,12 +81,19 @@ class Config:
     BLOB_S3_ENDPOINT_URL = os.environ.get("BLOB_S3_ENDPOINT_URL") or None
     BLOB_S3_REGION = os.environ.get("BLOB_S3_REGION") or None
     BLOB_S3_PREFIX = os.environ.get("BLOB_S3_PREFIX", "")
+    # `flask blobs-gc`: a phone uploads the bytes before pushing the row that references
+    # them, possibly days later after being offline, so unreferenced blobs are only deleted
+    # once they are older than this.
+    BLOB_ORPHAN_GRACE_HOURS = int(os.environ.get("BLOB_ORPHAN_GRACE_HOURS", "72"))
     # Push notifications (FCM): with neither credentials key set, a fake sender records
     # messages instead of sending. GOOGLE_APPLICATION_CREDENTIALS is read by google-auth.
     FIREBASE_CREDENTIALS_FILE = os.environ.get("FIREBASE_CREDENTIALS_FILE") or None
     GOOGLE_APPLICATION_CREDENTIALS = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or None
     NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "8"))
     NOTIFICATIONS_BATCH_SIZE = int(os.environ.get("NOTIFICATIONS_BATCH_SIZE", "100"))
+    # `flask outbox-prune`: delivered and given-up outbox rows are kept this long (to see
+    # what was sent and why a push failed); pending ones are never pruned.
+    OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "14"))
 
 
 class TestingConfig(Config):

@@ -2,11 +2,13 @@
 
 from server.auth.models import RefreshToken, User
 from server.blobs.models import Blob
+from server.checklists.models import ChecklistTemplate
 from server.customers.models import Customer, Site
 from server.db import Base
 from server.dispatch.models import OptimizationRun, PoolEntry
 from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
+from server.kb.models import KbArticle
 from server.notifications.models import DeviceToken, NotificationOutbox
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
@@ -27,6 +29,7 @@ metadata = Base.metadata
 __all__ = [
     "Base",
     "Blob",
+    "ChecklistTemplate",
     "CheckIn",
     "StatusEvent",
     "SyncChange",
@@ -42,6 +45,7 @@ __all__ = [
     "CustomFieldDefinition",
     "Equipment",
     "EquipmentConfigRevision",
+    "KbArticle",
     "NotificationOutbox",
     "OptimizationRun",
     "PoolEntry",

@@ -62,9 +62,13 @@ class StrictFloat(fields.Float):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError("Not a valid number.")
-        if not math.isfinite(value):
+        try:
+            number = float(value)  # a JSON integer of 400 digits does not fit a float
+        except OverflowError as exc:
+            raise ValidationError("Number out of range.") from exc
+        if not math.isfinite(number):
             raise ValidationError("Must be a finite number.")
-        return float(value)
+        return number
 
 
 def StrictInt(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field class

@@ -34,9 +34,11 @@ from geo import Point
 from geo.sql import point_element, polygon_element
 from server.auth.models import User
 from server.auth.security import hash_password
+from server.checklists.models import ChecklistTemplate, pick_template
 from server.customers.models import Customer, Site
 from server.db import db, system_scope
 from server.equipment.models import Equipment, EquipmentConfigRevision
+from server.kb.models import KbArticle
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
 from server.technicians.models import Shift, Technician, TechnicianSkill
@@ -496,6 +498,216 @@ CUSTOM_FIELDS = (
 )
 
 
+# --- checklist templates and knowledge base (fixed content: no random choices) -----------
+
+# key, kind, label, required, kind-specific detail, typical answer (what demo orders record)
+# detail: choices for "choice", (unit, min, max) for "number", None otherwise.
+_ItemSpec = tuple[str, str, str, bool, Any, Any]
+
+
+@dataclass(frozen=True)
+class _ChecklistSpec:
+    """A demo SOP checklist: what it applies to and its items."""
+
+    name: str
+    description: str
+    order_types: tuple[str, ...]
+    categories: tuple[str, ...]
+    items: tuple[_ItemSpec, ...]
+    active: bool = True
+    version: int = 1
+
+
+CHECKLISTS: tuple[_ChecklistSpec, ...] = (
+    _ChecklistSpec(
+        "现场安全确认 On-site safety check",
+        "每张工单开工前完成 Complete before starting any job.",
+        (),
+        (),
+        (
+            ("ppe", "check", "穿戴安全帽、安全鞋 Helmet and safety shoes on", True, None, True),
+            ("loto", "check", "已执行上锁挂牌 Lockout-tagout applied", True, None, True),
+            ("barriers", "check", "设置警示围栏 Warning barriers set up", False, None, True),
+        ),
+    ),
+    _ChecklistSpec(
+        "电梯月度保养（旧版）Elevator monthly maintenance (superseded)",
+        "已由半月保养表取代 Replaced by the fortnightly checklist.",
+        ("maintenance",),
+        ("elevator",),
+        (
+            ("brake", "check", "制动器检查 Brake check", True, None, True),
+            ("doors", "check", "门系统检查 Door system check", True, None, True),
+        ),
+        active=False,
+        version=2,
+    ),
+    _ChecklistSpec(
+        "电梯半月保养 Elevator fortnightly maintenance",
+        "按TSG T5002维保项目 Items per TSG T5002 maintenance rules.",
+        ("maintenance",),
+        ("elevator",),
+        (
+            ("machine_room", "check", "机房清洁、照明正常 Machine room clean and lit", False, None,
+             True),
+            ("brake", "check", "制动器动作灵活 Brake operates freely", True, None, True),
+            ("brake_gap_mm", "number", "制动器闸瓦间隙 Brake shoe gap", True, ("mm", 0, 1.5), 0.4),
+            ("rope_lube", "check", "钢丝绳及导轨润滑 Ropes and guide rails lubricated", True, None,
+             True),
+            ("doors", "choice", "层门/轿门开关状况 Landing and car doors",
+             True, ("正常 OK", "需调整 Needs adjustment", "需更换部件 Parts needed"), "正常 OK"),
+            ("levelling_mm", "number", "平层误差 Levelling error", True, ("mm", 0, 30), 3),
+            ("alarm_test", "check", "五方通话及警铃测试 Intercom and alarm bell test", True, None,
+             True),
+            ("pit_photo", "photo", "底坑照片 Pit photo", False, None, None),
+            ("notes", "text", "其他发现 Other findings", False, None, None),
+        ),
+    ),
+    _ChecklistSpec(
+        "扶梯半月保养 Escalator fortnightly maintenance",
+        "停梯作业须设置围栏 Barrier both landings before stopping the unit.",
+        ("maintenance",),
+        ("escalator",),
+        (
+            ("comb_plates", "check", "梳齿板完好无断齿 Comb plates intact", True, None, True),
+            ("handrail", "choice", "扶手带速度 Handrail speed", True,
+             ("同步 In sync", "偏差<2% Deviation < 2%", "偏差≥2% Deviation ≥ 2%"), "同步 In sync"),
+            ("step_chain", "check", "梯级链润滑 Step chain lubricated", True, None, True),
+            ("estop", "check", "急停按钮测试 Emergency stop test", True, None, True),
+            ("brake_distance_m", "number", "空载制停距离 No-load stopping distance", True,
+             ("m", 0.1, 2.0), 0.6),
+            ("notes", "text", "其他发现 Other findings", False, None, None),
+        ),
+    ),
+    _ChecklistSpec(
+        "冷水机组换季保养 Chiller seasonal service",
+        "开机前及运行稳定后各记录一次 Record at start-up and once running steadily.",
+        ("maintenance",),
+        ("chiller",),
+        (
+            ("evap_kpa", "number", "蒸发压力 Evaporator pressure", True, ("kPa", 0, 2000), 350),
+            ("cond_kpa", "number", "冷凝压力 Condenser pressure", True, ("kPa", 0, 3000), 900),
+            ("chw_out_c", "number", "冷冻水出水温度 Chilled-water leaving temp.", True,
+             ("°C", 0, 20), 7),
+            ("oil_level", "choice", "油位 Oil level", True,
+             ("正常 Normal", "偏低 Low", "偏高 High"), "正常 Normal"),
+            ("leak_check", "check", "冷媒检漏 Refrigerant leak check", True, None, True),
+            ("tubes", "choice", "冷凝器铜管状况 Condenser tubes", False,
+             ("清洁 Clean", "轻度结垢 Light scale", "需清洗 Needs cleaning"), "清洁 Clean"),
+            ("nameplate", "photo", "铭牌照片 Nameplate photo", False, None, None),
+        ),
+    ),
+    _ChecklistSpec(
+        "空调箱及多联机保养 AHU & VRF service",
+        "过滤网压差超过250 Pa时更换 Replace filters above 250 Pa.",
+        ("maintenance", "inspection"),
+        ("ahu", "split_ac"),
+        (
+            ("filter_dp_pa", "number", "过滤器压差 Filter pressure drop", True, ("Pa", 0, 500),
+             120),
+            ("filters_replaced", "check", "已更换过滤网 Filters replaced", False, None, False),
+            ("belt", "choice", "皮带张紧度 Belt tension", False,
+             ("正常 OK", "已调整 Adjusted", "已更换 Replaced"), "正常 OK"),
+            ("drain", "check", "冷凝水盘及排水畅通 Drain pan and drain clear", True, None, True),
+            ("supply_c", "number", "送风温度 Supply air temperature", True, ("°C", 5, 40), 14),
+            ("notes", "text", "其他发现 Other findings", False, None, None),
+        ),
+    ),
+    _ChecklistSpec(
+        "维修作业记录 Repair job record",
+        "任何设备的故障维修 Breakdown repairs on any equipment.",
+        ("repair",),
+        (),
+        (
+            ("fault_seen", "check", "现场确认故障现象 Fault reproduced on site", True, None, True),
+            ("root_cause", "choice", "故障原因 Root cause", True,
+             ("部件老化 Wear", "人为损坏 Misuse or damage", "电气故障 Electrical",
+              "调整不当 Misadjustment", "其他 Other"), "部件老化 Wear"),
+            ("test_run", "check", "修复后试运行正常 Test run OK after repair", True, None, True),
+            ("after_photo", "photo", "修复后照片 Photo after repair", False, None, None),
+            ("notes", "text", "其他发现 Other findings", False, None, None),
+        ),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _ArticleSpec:
+    """A demo knowledge-base article; models come from the categories' MODELS."""
+
+    title: str
+    body: str
+    skills: tuple[str, ...]
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    published: bool = True
+
+
+ARTICLES: tuple[_ArticleSpec, ...] = (
+    _ArticleSpec(
+        "上锁挂牌（LOTO）作业指引 Lockout-tagout guide",
+        "## 何时 When\n\n任何接触运动部件或带电部件的作业。"
+        " Any work near moving or live parts.\n\n"
+        "## 步骤 Steps\n\n1. 通知业主 Tell the site contact.\n"
+        "2. 断开主电源并上锁 Switch off and lock the main isolator.\n"
+        "3. 挂牌写明姓名和时间 Tag it with your name and the time.\n"
+        "4. 验电 Prove dead before touching anything.\n",
+        (),
+        (),
+        ("安全 safety",),
+    ),
+    _ArticleSpec(
+        "电梯困人救援操作规程 Passenger entrapment rescue",
+        "## 原则 Principles\n\n先安抚乘客，再救援；全程保持通话。"
+        " Reassure the passengers first and stay on the intercom.\n\n"
+        "## 步骤 Steps\n\n1. 确认轿厢位置 Find the car position.\n"
+        "2. 切断主电源 Cut main power (LOTO).\n"
+        "3. 手动松闸盘车至平层 Release the brake and wind to the nearest floor.\n"
+        "4. 用三角钥匙开门 Open the landing door with the triangle key.\n",
+        ("elevator_mech",),
+        ("elevator",),
+        ("救援 rescue", "安全 safety"),
+    ),
+    _ArticleSpec(
+        "冷水机组高压报警排查 Chiller high-pressure alarm",
+        "## 常见原因 Usual causes\n\n- 冷却水流量不足 Low condenser water flow\n"
+        "- 冷却塔风机故障 Cooling tower fan down\n- 冷凝器结垢 Fouled condenser tubes\n"
+        "- 系统内不凝性气体 Non-condensables in the circuit\n\n"
+        "## 检查 Checks\n\n先比较冷凝器进出水温差（正常约5 °C）。"
+        " Compare condenser water ΔT first (about 5 °C when healthy).\n",
+        ("hvac_chiller",),
+        ("chiller",),
+        ("报警 alarm", "冷水机组 chiller"),
+    ),
+    _ArticleSpec(
+        "制冷剂回收与充注安全 Refrigerant recovery and charging",
+        "持证上岗；回收瓶不超过80%容量。 Certified staff only; never fill a recovery"
+        " cylinder beyond 80 %.\n\n- 称重充注 Charge by weight\n- 记录用量 Log the amount"
+        " used against the order\n",
+        ("refrigerant_cert",),
+        (),
+        ("制冷剂 refrigerant", "安全 safety"),
+    ),
+    _ArticleSpec(
+        "多联机通讯故障速查 VRF communication faults",
+        "| 现象 Symptom | 检查 Check |\n| --- | --- |\n"
+        "| 全部室内机报通讯故障 All indoor units | 通讯线极性、终端电阻 Polarity, terminator |\n"
+        "| 单台报故障 One unit | 地址拨码、接线端子 Address DIP switches, terminals |\n",
+        ("hvac_split",),
+        ("split_ac",),
+        ("故障码 fault codes",),
+    ),
+    _ArticleSpec(
+        "扶梯梳齿板更换（草稿）Escalator comb plate replacement (draft)",
+        "待技术部审核 Awaiting review by the technical department.\n",
+        ("escalator",),
+        ("escalator",),
+        ("扶梯 escalator",),
+        published=False,
+    ),
+)
+
+
 @dataclass(frozen=True)
 class _District:
     """An area sites are drawn around, with the roads used in its addresses."""
@@ -717,6 +929,22 @@ def _utc_iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat()
 
 
+def _checklist_item(spec: _ItemSpec) -> dict[str, Any]:
+    """A checklist item in the stored shape (every field present, null where unused)."""
+    key, kind, label, required, detail, _ = spec
+    unit, low, high = detail if kind == "number" else (None, None, None)
+    return {
+        "key": key,
+        "label": label,
+        "kind": kind,
+        "required": required,
+        "choices": list(detail) if kind == "choice" else None,
+        "unit": unit,
+        "min": None if low is None else float(low),
+        "max": None if high is None else float(high),
+    }
+
+
 def _ceil5(value: dt.datetime) -> dt.datetime:
     """Round up to the next 5 minutes (schedules look hand-made)."""
     value = value.replace(second=0, microsecond=0)
@@ -905,6 +1133,9 @@ class _TenantBuilder:
         self.events: list[WorkOrderEvent] = []
         self.usages: list[PartUsage] = []
         self.counters: list[WorkOrderCounter] = []
+        self.checklists: list[ChecklistTemplate] = []
+        self._checklist_specs: dict[uuid.UUID, _ChecklistSpec] = {}
+        self.articles: list[KbArticle] = []
         self._reach: dict[uuid.UUID, list[_Unit]] = {}
         self._serials: set[str] = set()
 
@@ -2261,15 +2492,89 @@ class _TenantBuilder:
                 )
             )
 
+    # -- checklists and knowledge base (fixed content, so the random stream is untouched) --
+
+    def build_knowledge(self) -> None:
+        """The checklist templates and articles that fit this company's equipment and skills."""
+        categories = set(self.p.categories)
+        for index, spec in enumerate(CHECKLISTS):
+            if spec.categories and not categories & set(spec.categories):
+                continue
+            created = ONBOARDED + dt.timedelta(days=index)
+            row = ChecklistTemplate(
+                id=self.ids("checklist_template"),
+                tenant_id=self.tenant.id,
+                name=spec.name,
+                description=spec.description,
+                order_types=list(spec.order_types),
+                equipment_categories=list(spec.categories),
+                items=[_checklist_item(item) for item in spec.items],
+                version=spec.version,
+                active=spec.active,
+                created_at=created,
+                updated_at=created if spec.active else created + dt.timedelta(days=60),
+            )
+            self.checklists.append(row)
+            self._checklist_specs[row.id] = spec
+        for index, article in enumerate(ARTICLES):
+            if not set(article.skills) <= set(self.p.skills):
+                continue
+            if article.categories and not categories & set(article.categories):
+                continue
+            created = ONBOARDED + dt.timedelta(days=14 + 3 * index)
+            self.articles.append(
+                KbArticle(
+                    id=self.ids("kb_article"),
+                    tenant_id=self.tenant.id,
+                    title=article.title,
+                    body=article.body,
+                    skill_codes=list(article.skills),
+                    equipment_models=[
+                        model
+                        for category in article.categories
+                        if category in categories
+                        for _, model, _ in MODELS[category]
+                    ],
+                    tags=list(article.tags),
+                    published=article.published,
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
+
+    def link_checklists(self) -> None:
+        """Each order gets the template the API would pick; finished ones carry answers."""
+        active = [t for t in self.checklists if t.active]
+        for d in self.drafts:
+            o = d.order
+            assert o is not None
+            template = pick_template(
+                active,
+                order_type=o.order_type,
+                equipment_category=d.unit.category if d.unit else None,
+            )
+            if template is None:
+                continue
+            o.checklist_template_id = template.id
+            spec = self._checklist_specs[template.id]
+            answers = {item[0]: item[5] for item in spec.items if item[5] is not None}
+            if o.actual_end is not None:
+                o.checklist_answers = answers
+            elif o.status == Status.ON_SITE.value:
+                # "Now" froze halfway through the list.
+                o.checklist_answers = dict(list(answers.items())[: len(answers) // 2])
+
     # -- everything -----------------------------------------------------------------------
 
     def build(self) -> None:
         """Generate the whole company, in dependency order."""
         self.build_staff()
         self.build_reference()
+        self.build_knowledge()
         self.build_technicians()
         self.build_customers()
         self.build_orders()
+        self.link_checklists()
         self.build_usages()
         self.build_revisions()
 
@@ -2281,7 +2586,9 @@ class _TenantBuilder:
             list(self.users),
             [*self.skills.values(), *(t for t, _ in self.territories.values())]
             + self.fields
-            + self.parts,
+            + self.parts
+            + self.checklists
+            + self.articles,
             [t.row for t in self.techs],
             list(self.customers),
             [s.row for s in self.sites],
@@ -2309,6 +2616,8 @@ class _TenantBuilder:
             "  of which components": len(self.components),
             "equipment config revisions": len(self.revisions),
             "parts": len(self.parts),
+            "checklist templates": len(self.checklists),
+            "kb articles": len(self.articles),
             "work orders": len(orders),
             "work order helpers": sum(len(o.helpers) for o in orders),
             "work order events": len(self.events),

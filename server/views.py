@@ -3,9 +3,11 @@
 from server.auth.views import auth_blp, users_blp
 from server.blobs.views import blp as blobs_blp
 from server.board.views import blp as board_blp
+from server.checklists.views import blp as checklists_blp
 from server.customers.views import customers_blp, sites_blp
 from server.dispatch.views import blp as dispatch_blp
 from server.equipment.views import blp as equipment_blp
+from server.kb.views import blp as kb_blp
 from server.notifications.views import blp as devices_blp
 from server.organization.views import custom_fields_blp, skills_blp, territories_blp
 from server.parts.views import blp as parts_blp
@@ -31,6 +33,8 @@ BLUEPRINTS = [
     pool_blp,
     board_blp,
     parts_blp,
+    checklists_blp,
+    kb_blp,
     sync_blp,
     blobs_blp,
     devices_blp,

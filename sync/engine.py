@@ -107,6 +107,9 @@ class Store(Protocol):
     def touch(self, table: str, row_id: str, ctx: PushContext) -> None:
         """Mark a row changed so the device's next pull corrects its copy."""
 
+    def restore(self, table: str, row_id: str, ctx: PushContext) -> None:
+        """Like touch, but the pushing device deleted its copy: it gets the row as created."""
+
     def apply_status_event(self, row: dict[str, Any], ctx: PushContext) -> tuple[str, str | None]:
         """Run a pushed status event through the lifecycle: ("applied"|"rejected", code)."""
 
@@ -485,4 +488,4 @@ def _refuse_delete(
     )
     report.conflicts.append(entry)
     store.log_conflict(entry, ctx)
-    store.touch(policy.name, row_id, ctx)
+    store.restore(policy.name, row_id, ctx)

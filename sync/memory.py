@@ -7,7 +7,8 @@ Tests use it directly; the SQL store in ``server/`` must behave the same way:
   with a strictly increasing ``seq``: office writes and touches have ``origin_device``
   None, writes made on behalf of a pushing device carry its id. ``changed_since`` unions
   the columns of entries after a cursor that came from anyone except the asking device.
-- A touch changes no column: it only makes the row show up in the next pull.
+- A touch changes no column: it only makes the row show up in the next pull. A restore is
+  a touch for a device whose delete was refused: that device gets the row as created.
 - A delete removes the row and leaves a tombstone (``was_deleted``); it is never revived
   by a push.
 - Devices may write rows of work orders they are, or were, assigned to (lead or helper);
@@ -45,7 +46,7 @@ class Change:
     row_id: str
     columns: frozenset[str]
     origin_device: str | None
-    op: str  # "insert" | "update" | "touch" | "delete"
+    op: str  # "insert" | "update" | "touch" | "restore" | "delete"
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,14 @@ class MemoryStore:
             inserts = [e for e in entries if e.op == "insert"]
             fresh = bool(inserts) and (last_pulled_at is None or inserts[-1].seq > last_pulled_at)
             foreign = not inserts or inserts[-1].origin_device != device_id
-            bucket = "created" if fresh and foreign else "updated"
+            # The device deleted its copy (refused delete): it must be created again there.
+            restored = any(
+                e.op == "restore"
+                and e.origin_device == device_id
+                and (last_pulled_at is None or e.seq > last_pulled_at)
+                for e in entries
+            )
+            bucket = "created" if (fresh and foreign) or restored else "updated"
             changes[table][bucket].append(dict(row))
         return changes
 
@@ -247,6 +255,10 @@ class MemoryStore:
     def touch(self, table: str, row_id: str, ctx: PushContext) -> None:
         """Make the row reappear in pulls (no column changes, origin None)."""
         self._record(table, row_id, (), None, "touch")
+
+    def restore(self, table: str, row_id: str, ctx: PushContext) -> None:
+        """A touch on behalf of a device that deleted its copy: it gets the row as created."""
+        self._record(table, row_id, (), ctx.device_id, "restore")
 
     def log_conflict(self, entry: ConflictEntry, ctx: PushContext) -> None:
         """Keep one conflict-log entry with the pushing user and device."""

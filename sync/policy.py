@@ -46,6 +46,7 @@ class Column:
     owner: Owner = Owner.READ_ONLY
     nullable: bool = True
     max_length: int | None = None
+    since: int = 1  # the sync schema version that added it
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,16 @@ class TablePolicy:
     kind: Kind
     columns: Mapping[str, Column]
     required: frozenset[str] = field(default_factory=frozenset)
+    since: int = 1  # the sync schema version that added the table
 
     def writable(self, column: str) -> bool:
         """True when a device may change this column at all."""
         spec = self.columns.get(column)
         return spec is not None and spec.owner is not Owner.READ_ONLY
+
+    def columns_at(self, version: int) -> dict[str, Column]:
+        """The columns an app on this schema version has."""
+        return {name: spec for name, spec in self.columns.items() if spec.since <= version}
 
 
 S, N, B, T, J = (
@@ -73,8 +79,8 @@ S, N, B, T, J = (
 RO = Owner.READ_ONLY
 
 
-def _ro(**columns: ColumnType) -> dict[str, Column]:
-    return {name: Column(kind) for name, kind in columns.items()}
+def _ro(since: int = 1, **columns: ColumnType) -> dict[str, Column]:
+    return {name: Column(kind, since=since) for name, kind in columns.items()}
 
 
 def _device(kind: ColumnType, *, nullable: bool = True, max_length: int | None = None) -> Column:
@@ -125,6 +131,8 @@ WORK_ORDERS = TablePolicy(
         "checklist_answers": _device(J, max_length=200_000),
         "actual_start": _device(T),
         "actual_end": _device(T),
+        # Version 2: the SOP checklist the answers follow, and the SLA deadline.
+        **_ro(2, checklist_template_id=S, due_at=T),
     },
 )
 
@@ -240,6 +248,29 @@ PARTS = TablePolicy(
     ),
 )
 
+CHECKLIST_TEMPLATES = TablePolicy(
+    "checklist_templates",
+    Kind.READ_ONLY,
+    _ro(
+        2,
+        name=S,
+        description=S,
+        order_types=J,
+        equipment_categories=J,
+        items=J,
+        version=N,
+        active=B,
+        updated_at=T,
+    ),
+    since=2,
+)
+KB_ARTICLES = TablePolicy(
+    "kb_articles",
+    Kind.READ_ONLY,
+    _ro(2, title=S, body=S, skill_codes=J, equipment_models=J, tags=J, updated_at=T),
+    since=2,
+)
+
 POLICIES: Mapping[str, TablePolicy] = {
     p.name: p
     for p in (
@@ -253,6 +284,8 @@ POLICIES: Mapping[str, TablePolicy] = {
         SITES,
         EQUIPMENT,
         PARTS,
+        CHECKLIST_TEMPLATES,
+        KB_ARTICLES,
     )
 }
 # Tables whose rows hang off a work order: they follow it into and out of a device.
@@ -264,11 +297,36 @@ CHILDREN_OF_ORDERS = (
     "part_usages",
 )
 REFERENCE = ("customers", "sites", "equipment")
-CATALOGUE = ("parts",)
+# Tenant-wide lists every device holds while active.
+CATALOGUE = ("parts", "checklist_templates")
 
 # WatermelonDB stamps these itself on every local edit (@readonly @date fields) and lists
 # them in _changed; they are bookkeeping, not edits: ignored on push, without a log entry.
 CLIENT_BOOKKEEPING = frozenset({"created_at", "updated_at"})
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIN_SCHEMA_VERSION = 1
+
+
+def tables_at(version: int) -> list[str]:
+    """The synced tables an app on this schema version has."""
+    return [name for name, policy in POLICIES.items() if policy.since <= version]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What an app gained between two schema versions (WatermelonDB's migration syncs)."""
+
+    tables: frozenset[str]
+    columns: Mapping[str, frozenset[str]]
+
+
+def added_between(old: int, new: int) -> Migration:
+    """Tables and columns added after schema version ``old`` up to ``new``."""
+    tables = frozenset(n for n, p in POLICIES.items() if old < p.since <= new)
+    columns = {
+        name: frozenset(c for c, spec in policy.columns.items() if old < spec.since <= new)
+        for name, policy in POLICIES.items()
+        if name not in tables
+    }
+    return Migration(tables, {name: cols for name, cols in columns.items() if cols})

@@ -4,7 +4,8 @@ per tenant, and look blobs up for download.
 Order of effects on upload: the objects are written to storage first (atomically, under
 keys derived from the hash), then the row is committed. A crash in between leaves at most
 an orphan object that the retry overwrites with identical content; a row never points at
-bytes that were not written.
+bytes that were not written. An upload holds a per-blob lock (``lock_blob``) from its
+lookup to its commit, which the garbage collector (``server.blobs.gc``) takes too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import IO
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,6 +70,29 @@ def object_keys(tenant_id: uuid.UUID, sha256: str) -> tuple[str, str]:
     """Storage keys of the served image and its thumbnail (tenant-separated)."""
     base = f"{tenant_id}/{sha256[:2]}/{sha256}"
     return base, f"{base}.thumb"
+
+
+def lock_key(tenant_id: uuid.UUID, sha256: str) -> int:
+    """The 64-bit advisory-lock key of one tenant's blob."""
+    digest = hashlib.blake2b(f"blob:{tenant_id}:{sha256}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def is_postgres(db_session: Session) -> bool:
+    """Whether the session talks to PostgreSQL."""
+    return db_session.get_bind().dialect.name == "postgresql"
+
+
+def lock_blob(db_session: Session, tenant_id: uuid.UUID, sha256: str) -> None:
+    """Hold the blob's lock until the transaction ends (uploads and GC of it take turns).
+
+    PostgreSQL: a transaction-level advisory lock. SQLite needs none: every transaction
+    starts with BEGIN IMMEDIATE, so the one holding the write lock runs alone.
+    """
+    if is_postgres(db_session):
+        db_session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(tenant_id, sha256)}
+        )
 
 
 def receive(stream: IO[bytes], *, max_bytes: int) -> tuple[str, int, IO[bytes]]:
@@ -128,6 +153,9 @@ def store_upload(
                 expected=sha256,
                 received=received,
             )
+        # Until this transaction ends the GC can neither delete this row nor, once it has
+        # deleted it, the bytes this upload is about to write.
+        lock_blob(db_session, tenant_id, sha256)
         existing = db_session.get(Blob, (tenant_id, sha256))
         if existing is not None and _objects_present(storage, existing):
             return existing, False

@@ -8,6 +8,7 @@ a reader never sees a partially written object under its final key.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import tempfile
@@ -79,6 +80,7 @@ class LocalStorage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
+        _fsync_dir(path.parent)
 
     def get(self, key: str) -> bytes:
         """The file's bytes."""
@@ -103,6 +105,37 @@ class LocalStorage:
         """Remove the file if present."""
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
+
+    def sweep_staging(self, older_than: dt.datetime, *, dry_run: bool = False) -> int:
+        """Remove temp files last written before ``older_than``; returns how many.
+
+        A write takes seconds, so an old temp file is one a killed process left behind:
+        never visible under a key, but still taking disk space.
+        """
+        staging = self.root / ".tmp"
+        if not staging.is_dir():
+            return 0
+        limit = older_than.timestamp()
+        removed = 0
+        for path in staging.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if not path.is_file() or path.stat().st_mtime >= limit:
+                    continue
+                if not dry_run:
+                    path.unlink()
+                removed += 1
+        return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: the row committed next must not outlive its file on a crash."""
+    if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _is_missing(exc: Exception) -> bool:

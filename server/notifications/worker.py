@@ -1,4 +1,5 @@
-"""Deliver the notification outbox after commit: claim due rows, send, record outcomes.
+"""Deliver the notification outbox after commit: claim due rows, send, record outcomes;
+prune finished rows after a retention period.
 
 Claiming is its own short transaction: each picked row gets ``attempts + 1`` and a
 ``next_attempt_at`` one backoff step ahead, which doubles as a lease. No transaction is
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
@@ -32,6 +33,7 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=1)
 ERROR_MAX_LENGTH = 2000
+PRUNE_BATCH_SIZE = 1000
 
 
 @dataclass
@@ -186,3 +188,56 @@ def deliver_pending(
                     report.revoked_tokens += 1
         db_session.commit()
     return report
+
+
+def _finished_before(cutoff: dt.datetime) -> ColumnElement[bool]:
+    """Delivered before the cutoff, or given up on and created before it.
+
+    A given-up row records no time of giving up; its creation time is a lower bound (the
+    default backoff schedule ends about an hour after it), close enough for days.
+    """
+    row = NotificationOutbox
+    return or_(
+        and_(row.sent_at.is_not(None), row.sent_at < cutoff),
+        and_(row.sent_at.is_(None), row.next_attempt_at.is_(None), row.created_at < cutoff),
+    )
+
+
+def prune_outbox(
+    *, db_session: Session, older_than: dt.datetime, batch_size: int = PRUNE_BATCH_SIZE
+) -> int:
+    """Delete finished (sent or given-up) outbox rows of every tenant; returns the count.
+
+    Pending and retrying rows (``next_attempt_at`` set, not sent) are never touched. Rows
+    go in batches of ``batch_size``, one short transaction each, so pruning a large outbox
+    neither holds one huge transaction nor blocks the delivery worker for long.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    finished = _finished_before(older_than)
+    total = 0
+    last_id = 0
+    with system_scope(db_session):
+        while True:
+            # Walking the primary key keeps each batch an index range scan; rows skipped
+            # because they are still pending are never looked at again.
+            ids = list(
+                db_session.scalars(
+                    select(NotificationOutbox.id)
+                    .where(NotificationOutbox.id > last_id, finished)
+                    .order_by(NotificationOutbox.id)
+                    .limit(batch_size)
+                )
+            )
+            if not ids:
+                db_session.commit()
+                return total
+            # The condition is repeated: a row must still be finished when it is deleted.
+            result = db_session.execute(
+                delete(NotificationOutbox)
+                .where(NotificationOutbox.id.in_(ids), finished)
+                .execution_options(synchronize_session=False)
+            )
+            db_session.commit()
+            total += int(getattr(result, "rowcount", 0) or 0)
+            last_id = ids[-1]

@@ -42,11 +42,19 @@ class SyncChange(TenantScoped, Base):
     op: Mapped[str] = mapped_column(String(8))  # "insert" | "update" | "delete"
     columns: Mapped[list[Any]] = mapped_column(default=list)
     origin_device: Mapped[str | None] = mapped_column(String(128))
+    # The order the row belongs to (itself for orders): routes deletes of child rows.
+    work_order_id: Mapped[uuid.UUID | None]
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class SyncScopeExit(TenantScoped, Base):
-    """A work order left a technician's scope (reassignment): their device must drop it."""
+    """A work order entered or left a technician's scope, or one device may now drop it.
+
+    Leaving is two-step, because WatermelonDB destroys a deleted record even when it holds
+    unpushed edits: the device first receives the order as updated (reassigned), and only
+    once it has settled (pushed, or reported nothing to push) after that does a per-device
+    entry (``device_id`` set) tell it to delete the order.
+    """
 
     __tablename__ = "sync_scope_exits"
     __table_args__ = (Index("ix_sync_scope_exits_tech_seq", "technician_id", "seq"),)
@@ -60,6 +68,7 @@ class SyncScopeExit(TenantScoped, Base):
     )
     work_order_id: Mapped[uuid.UUID]
     entered: Mapped[bool] = mapped_column(default=False)
+    device_id: Mapped[str | None] = mapped_column(String(128))
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -132,6 +141,8 @@ class SyncDevice(TenantScoped, Base):
     conflict_base: Mapped[int | None] = mapped_column(BigInteger)
     base_set: Mapped[bool] = mapped_column(default=False)
     last_cursor: Mapped[int | None] = mapped_column(BigInteger)
+    # Everything this install did before this cursor is on the server (see feed.settle).
+    settled_through: Mapped[int | None] = mapped_column(BigInteger)
     last_pull_at: Mapped[dt.datetime | None]
     last_push_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,7 @@ from server.sync.changelog import DEVICE_KEY
 from server.sync.models import SyncConflict, SyncCounter, SyncDevice, SyncPush
 from server.sync.store import SqlStore
 from sync.engine import PushContext, PushRejected, apply_push
-from sync.policy import MIN_SCHEMA_VERSION, SCHEMA_VERSION
+from sync.policy import MIN_SCHEMA_VERSION, POLICIES, SCHEMA_VERSION, Migration, tables_at
 
 
 class UpgradeRequired(DomainError):
@@ -38,8 +38,70 @@ def _technician(principal: Principal) -> uuid.UUID:
     return principal.technician_id
 
 
+def _bad_migration(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"migration: {message} (expected WatermelonDB's "
+        '{"from": int, "tables": [str], "columns": [{"table": str, "columns": [str]}]})',
+        code="invalid_migration",
+    )
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def parse_migration(raw: str | None, schema_version: int) -> Migration | None:
+    """WatermelonDB's migration parameter, reduced to what the server syncs.
+
+    Tables or columns the server does not sync (an app's local-only additions) are
+    ignored; a migration from a version the server no longer serves gets 426.
+    """
+    if raw is None or raw.strip() in ("", "null"):
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise _bad_migration("not JSON") from None
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"from", "tables", "columns"}:
+        raise _bad_migration("must be an object with from, tables and columns")
+    start = value.get("from")
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise _bad_migration("from must be a non-negative integer")
+    if start >= schema_version:
+        raise _bad_migration(f"from ({start}) must be older than schema_version")
+    if start < MIN_SCHEMA_VERSION:
+        raise UpgradeRequired(
+            f"Migrating from schema version {start} is no longer supported; reinstall the app.",
+            min_schema_version=MIN_SCHEMA_VERSION,
+            current_schema_version=SCHEMA_VERSION,
+        )
+    tables, columns = value.get("tables", []), value.get("columns", [])
+    if not _strings(tables):
+        raise _bad_migration("tables must be a list of table names")
+    if not isinstance(columns, list) or not all(
+        isinstance(c, dict)
+        and set(c) == {"table", "columns"}
+        and isinstance(c["table"], str)
+        and _strings(c["columns"])
+        for c in columns
+    ):
+        raise _bad_migration("columns must be a list of {table, columns}")
+    synced = set(tables_at(schema_version))
+    added: dict[str, frozenset[str]] = {}
+    for entry in columns:
+        table = entry["table"]
+        if table in synced:
+            known = POLICIES[table].columns_at(schema_version)
+            cols = frozenset(c for c in entry["columns"] if c in known)
+            if cols:
+                added[table] = added.get(table, frozenset()) | cols
+    return Migration(frozenset(t for t in tables if t in synced), added)
+
+
 def check_schema(schema_version: int | None, migration: Any) -> None:
-    """Old apps get 426 with the minimum version; migrations between unknown versions 422."""
+    """Old apps get 426 with the minimum version; unknown newer versions 422."""
     if schema_version is None:
         return
     if schema_version < MIN_SCHEMA_VERSION:
@@ -53,11 +115,6 @@ def check_schema(schema_version: int | None, migration: Any) -> None:
             "This server does not know that schema version yet.",
             code="schema_version_unknown",
             current_schema_version=SCHEMA_VERSION,
-        )
-    if migration is not None:
-        # Version 1 is the only schema: no migration can add tables or columns yet.
-        raise ValidationFailed(
-            "No schema migration is defined up to this version.", code="migration_unsupported"
         )
 
 
@@ -82,49 +139,101 @@ def _device(db_session: Session, principal: Principal, device_id: str) -> SyncDe
     return device
 
 
-def _remember_pull(
-    db_session: Session,
-    principal: Principal,
-    device_id: str,
-    last_pulled_at: int | None,
-    upto: int,
-) -> None:
-    device = _device(db_session, principal, device_id)
+def _remember_pull(device: SyncDevice, last_pulled_at: int | None, upto: int) -> None:
     if not device.base_set:
         # First pull since the last push: local edits (if any) were made against the
         # state at this cursor. A first full sync has no local edits: base is its result.
         device.conflict_base = last_pulled_at if last_pulled_at is not None else upto
         device.base_set = True
+    if device.settled_through is None:
+        # A new install (or one from before settling existed) holds nothing older.
+        device.settled_through = last_pulled_at if last_pulled_at is not None else upto
     device.last_cursor = upto
     device.last_pull_at = utcnow()
-    db_session.commit()
+
+
+def _settle_clean(
+    db_session: Session, device: SyncDevice, technician_id: uuid.UUID, clean_through: int
+) -> None:
+    """The app reports that its sync which pulled up to ``clean_through`` pushed nothing."""
+    if device.last_cursor is None or clean_through > device.last_cursor:
+        raise ValidationFailed(
+            "X-Sync-Clean-Through must be a timestamp this install has pulled.",
+            code="invalid_clean_cursor",
+        )
+    # Nothing was unpushed then, so edits made since were made against that state: it is
+    # a better conflict base than the older cursor WatermelonDB's pull-only sync left.
+    if device.base_set and (device.conflict_base or 0) < clean_through:
+        device.conflict_base = clean_through
+    feed.settle(
+        db_session,
+        device=device,
+        technician_id=technician_id,
+        through=clean_through,
+        history_days=int(current_app.config["SYNC_HISTORY_DAYS"]),
+    )
 
 
 def pull(
-    *, db_session: Session, principal: Principal, device_id: str, last_pulled_at: int | None
+    *,
+    db_session: Session,
+    principal: Principal,
+    device_id: str,
+    last_pulled_at: int | None,
+    clean_through: int | None = None,
+    schema_version: int = SCHEMA_VERSION,
+    migration: Migration | None = None,
 ) -> dict[str, Any]:
-    """The technician's changes since the cursor, or everything (replacement when stale)."""
+    """The technician's changes since the cursor, or everything (replacement when stale).
+
+    Shaped for the app's schema version; after an app upgrade, ``migration`` adds every
+    row of the new tables and of the tables that gained columns.
+    """
     technician_id = _technician(principal)
-    upto = feed.sequence(db_session, principal.tenant_id)  # committed with the device below
-    _remember_pull(db_session, principal, device_id, last_pulled_at, upto)
+    device = _device(db_session, principal, device_id)
+    if clean_through is not None:
+        # Before sequencing, so the drops it writes are numbered into this very pull.
+        _settle_clean(db_session, device, technician_id, clean_through)
+        db_session.flush()
+    upto = feed.sequence(db_session, principal.tenant_id)
+    if last_pulled_at is not None and last_pulled_at > upto:
+        db_session.rollback()
+        raise ValidationFailed("last_pulled_at is ahead of the server.", code="invalid_cursor")
+    _remember_pull(device, last_pulled_at, upto)
+    db_session.commit()  # releases the sequencer's lock; the device bookkeeping with it
     _snapshot(db_session)
     counter = db_session.scalar(
         select(SyncCounter).where(SyncCounter.tenant_id == principal.tenant_id)
     )
     pruned = counter.pruned_through if counter else 0
-    if last_pulled_at is not None and last_pulled_at > upto:
-        raise ValidationFailed("last_pulled_at is ahead of the server.", code="invalid_cursor")
     days = int(current_app.config["SYNC_HISTORY_DAYS"])
     body: dict[str, Any] = {"timestamp": upto}
-    if last_pulled_at is None or last_pulled_at < pruned:
-        body["changes"] = feed.full(db_session, technician_id, days).as_dict()
-        if last_pulled_at is not None:
-            # The cursor predates retained tombstones: replace the local database wholesale.
-            body["experimentalStrategy"] = "replacement"
+    if last_pulled_at is None:
+        changes = feed.full(db_session, technician_id, days, version=schema_version)
+    elif last_pulled_at < pruned:
+        # The cursor predates retained tombstones: replace the local database wholesale.
+        changes = feed.full(
+            db_session,
+            technician_id,
+            days,
+            settled_through=device.settled_through,
+            version=schema_version,
+        )
+        body["experimentalStrategy"] = "replacement"
     else:
-        body["changes"] = feed.incremental(
-            db_session, technician_id, device_id, last_pulled_at, upto, days
-        ).as_dict()
+        changes = feed.incremental(
+            db_session, technician_id, device, last_pulled_at, upto, days, version=schema_version
+        )
+        if migration is not None:
+            feed.migrate(
+                db_session,
+                changes,
+                technician_id=technician_id,
+                device=device,
+                migration=migration,
+                history_days=days,
+            )
+    body["changes"] = changes.as_dict()
     db_session.rollback()  # read-only; ends the snapshot
     return body
 
@@ -203,6 +312,16 @@ def push(
     }
     device.base_set, device.conflict_base = False, None
     device.last_push_at = utcnow()
+    if last_pulled_at is not None and device.last_cursor is not None:
+        # Every local change the device had after applying that pull is now on the server:
+        # orders reassigned away up to then can leave it. (Never past what it was given.)
+        feed.settle(
+            db_session,
+            device=device,
+            technician_id=technician_id,
+            through=min(last_pulled_at, device.last_cursor),
+            history_days=int(current_app.config["SYNC_HISTORY_DAYS"]),
+        )
     if idempotency_key:
         db_session.add(
             SyncPush(

@@ -160,7 +160,14 @@ class SqlStore:
                 return "quantity must be positive"
         if table == "work_order_photos":
             digest = str(row.get("blob_sha256") or "")
-            if self.s.get(Blob, (self.principal.tenant_id, digest)) is None:
+            # A share lock until the push commits: the orphan GC (server/blobs/gc.py) cannot
+            # delete the blob between this check and the photo row's insert.
+            blob = self.s.get(
+                Blob,
+                (self.principal.tenant_id, digest),
+                with_for_update={"read": True, "key_share": True},
+            )
+            if blob is None:
                 return "photo bytes not uploaded yet (PUT /api/v1/blobs/{sha256} first)"
         if table == "check_ins" and row.get("kind") not in ("in", "out"):
             return "kind must be 'in' or 'out'"
@@ -253,7 +260,23 @@ class SqlStore:
 
     def touch(self, table: str, row_id: str, ctx: PushContext) -> None:
         """Make the next pull re-send this row to correct the device."""
-        changelog.touch(self.s, table, uuid.UUID(row_id), self.principal.tenant_id)
+        self._touch(table, row_id, None)
+
+    def restore(self, table: str, row_id: str, ctx: PushContext) -> None:
+        """The device deleted its copy of a row the server keeps: send it back as created."""
+        self._touch(table, row_id, ctx.device_id)
+
+    def _touch(self, table: str, row_id: str, restore_for: str | None) -> None:
+        row = self._row(table, row_id)
+        order_id = row.id if table == "work_orders" else getattr(row, "work_order_id", None)
+        changelog.touch(
+            self.s,
+            table,
+            uuid.UUID(row_id),
+            self.principal.tenant_id,
+            work_order_id=order_id,
+            restore_for=restore_for,
+        )
 
     def apply_status_event(self, row: dict[str, Any], ctx: PushContext) -> tuple[str, str | None]:
         """Run the event through the same lifecycle as the REST API; never fails the push."""

@@ -24,6 +24,7 @@ from server.sync.schemas import (
     PushArgsSchema,
     PushResponseSchema,
 )
+from sync.policy import SCHEMA_VERSION
 
 blp = Blueprint(
     "sync", __name__, url_prefix="/sync", description="Offline sync for technician apps."
@@ -46,6 +47,30 @@ def _cursor(raw: str | None) -> int | None:
     return int(raw)
 
 
+CLEAN_HEADER = {
+    "in": "header",
+    "name": "X-Sync-Clean-Through",
+    "required": False,
+    "description": (
+        "The timestamp of this install's previous sync when that sync had nothing to push. "
+        "Lets the server use it as the conflict base and drop reassigned orders."
+    ),
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
+def _clean_through() -> int | None:
+    raw = request.headers.get("X-Sync-Clean-Through")
+    if raw is None or raw.strip() in ("", "null"):
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationFailed(
+            "X-Sync-Clean-Through must be a non-negative integer.", code="invalid_clean_cursor"
+        )
+    return int(raw)
+
+
 def _device() -> str:
     device = (request.headers.get("X-Device-Id") or "").strip()
     if not device or len(device) > 128:
@@ -63,18 +88,20 @@ class Sync(MethodView):
     @roles_required(*ALL_ROLES)
     @blp.arguments(PullArgsSchema, location="query")
     @blp.response(200, PullResponseSchema)
-    @blp.doc(parameters=[DEVICE_HEADER])
+    @blp.doc(parameters=[DEVICE_HEADER, CLEAN_HEADER])
     def get(self, args: dict[str, Any]) -> Any:
         """Pull: every change in the technician's scope since last_pulled_at."""
-        migration = args.get("migration")
-        service.check_schema(
-            args.get("schema_version"), None if migration in (None, "", "null") else migration
-        )
+        requested = args.get("schema_version")
+        service.check_schema(requested, args.get("migration"))
+        version = SCHEMA_VERSION if requested is None else requested
         return service.pull(
             db_session=db.session(),
             principal=current(),
             device_id=_device(),
             last_pulled_at=_cursor(args.get("last_pulled_at")),
+            clean_through=_clean_through(),
+            schema_version=version,
+            migration=service.parse_migration(args.get("migration"), version),
         )
 
     @roles_required(*ALL_ROLES)

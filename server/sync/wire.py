@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from geo.sql import point_from_element
+from server.checklists.models import ChecklistTemplate
 from server.customers.models import Customer, Site
 from server.equipment.models import Equipment
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
+from server.kb.models import KbArticle
 from server.parts.models import Part, PartUsage
 from server.work_orders.models import WorkOrder
 from sync.policy import POLICIES, ColumnType
@@ -28,6 +30,8 @@ MODELS: dict[str, type[Any]] = {
     "status_events": StatusEvent,
     "check_ins": CheckIn,
     "work_order_photos": WorkOrderPhoto,
+    "checklist_templates": ChecklistTemplate,
+    "kb_articles": KbArticle,
 }
 # Columns that hold ids of other rows: parsed as UUIDs when a device writes them.
 ID_COLUMNS = {
@@ -41,6 +45,7 @@ ID_COLUMNS = {
     "customer_id",
     "site_id",
     "parent_id",
+    "checklist_template_id",
 }
 
 

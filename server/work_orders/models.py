@@ -10,6 +10,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from server.checklists.models import ChecklistTemplate
 from server.db import Base, TenantScoped, Timestamps, UUIDPk, utcnow
 
 ORDER_TYPES = ("repair", "installation", "maintenance", "inspection")
@@ -78,6 +79,11 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
     # Technician-owned: written from the field (offline), merged per column by sync.
     technician_notes: Mapped[str | None] = mapped_column(Text)
     checklist_answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The SOP checklist the answers belong to (picked automatically on create when absent).
+    # Templates are deactivated, never deleted; the default ON DELETE (NO ACTION) refuses it.
+    checklist_template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checklist_templates.id"), index=True
+    )
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -88,12 +94,21 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
         cascade="all, delete-orphan", lazy="selectin", order_by="WorkOrderHelper.technician_id"
     )
 
+    # Loaded on demand (list endpoints preload it); the service sets it with the id.
+    checklist_template: Mapped[ChecklistTemplate | None] = relationship(lazy="select")
+
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def helper_ids(self) -> list[uuid.UUID]:
         """Ids of helping technicians."""
         return [h.technician_id for h in self.helpers]
+
+    @property
+    def checklist_missing(self) -> list[str]:
+        """Required checklist item keys not answered yet (empty without a checklist)."""
+        template = self.checklist_template
+        return [] if template is None else template.missing(self.checklist_answers)
 
 
 class WorkOrderHelper(TenantScoped, Base):

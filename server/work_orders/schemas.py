@@ -64,6 +64,11 @@ class WorkOrderSchema(Schema):
     hold_reason = fields.String(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
     custom_fields = fields.Dict(keys=fields.String())
+    checklist_template_id = fields.UUID(allow_none=True)
+    checklist_missing = fields.List(
+        fields.String(),
+        metadata={"description": "Keys of required checklist items not answered yet."},
+    )
     created_by_id = fields.UUID(allow_none=True)
     version = fields.Integer()
     created_at = Timestamp()
@@ -101,6 +106,13 @@ class WorkOrderWritableMixin(WindowPairsMixin):
     lead_technician_id = fields.UUID(allow_none=True)
     helper_ids = fields.List(fields.UUID(), validate=validate.Length(max=10))
     custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=64)))
+    checklist_template_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "An active checklist template; null for none. Omitted on create: "
+            "the best-fitting active template for the order type and equipment category."
+        },
+    )
 
     @validates_schema
     def _unique_skills(self, data: dict[str, Any], **kwargs: Any) -> None:

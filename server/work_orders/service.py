@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from geo import BBox, GeoError, Point, bbox_around
 from geo.sql import distance_m, point_element, within_bbox
 from server.auth.principal import Principal
+from server.checklists.models import ChecklistTemplate
+from server.checklists.service import resolve_template, select_template
 from server.customers.models import Site
 from server.db import system_scope, utcnow
 from server.equipment.models import Equipment
@@ -61,6 +63,7 @@ PATCHABLE = (
     "scheduled_end",
     "equipment_id",
     "lead_technician_id",
+    "checklist_template_id",
 )
 PAIRS = (("requested_start", "requested_end"), ("scheduled_start", "scheduled_end"))
 
@@ -165,6 +168,22 @@ def _check_equipment(db_session: Session, equipment_id: uuid.UUID, site_id: uuid
         )
 
 
+def _checklist_for_new_order(db_session: Session, data: dict[str, Any]) -> ChecklistTemplate | None:
+    """The template sent (null: none), or when absent the best fit for type and equipment."""
+    if "checklist_template_id" in data:
+        template_id = data["checklist_template_id"]
+        if template_id is None:
+            return None
+        return resolve_template(db_session=db_session, template_id=template_id)
+    category = None
+    if data.get("equipment_id"):
+        equipment = db_session.get(Equipment, data["equipment_id"])  # checked just before
+        category = equipment.category if equipment is not None else None
+    return select_template(
+        db_session=db_session, order_type=data["order_type"], equipment_category=category
+    )
+
+
 def _check_pairs(values: dict[str, Any]) -> None:
     errors = {
         end: [f"{end} must be after {start}."]
@@ -243,6 +262,7 @@ def create_work_order(
     _technicians(db_session, ([lead] if lead else []) + helper_ids)
     required = _check_skills(db_session, data.get("required_skills") or [])
     custom = _check_custom(db_session, data.get("custom_fields") or {}, partial=False)
+    checklist = _checklist_for_new_order(db_session, data)
     now = utcnow()
     order = WorkOrder(
         id=data.get("id") or uuid.uuid4(),
@@ -270,6 +290,8 @@ def create_work_order(
         lead_technician_id=lead,
         location=site.location,
         custom_fields=custom,
+        checklist_template_id=checklist.id if checklist else None,
+        checklist_template=checklist,
         created_by_id=principal.user_id,
         created_at=now,
         updated_at=now,
@@ -361,6 +383,11 @@ def apply_update(
         _check_equipment(db_session, data["equipment_id"], order.site_id)
     if "required_skills" in data:
         data = {**data, "required_skills": _check_skills(db_session, data["required_skills"])}
+    new_checklist = None
+    if data.get("checklist_template_id") not in (None, order.checklist_template_id):
+        new_checklist = resolve_template(
+            db_session=db_session, template_id=data["checklist_template_id"]
+        )
     lead = merged["lead_technician_id"]
     current_helpers = [h.technician_id for h in order.helpers]
     helper_ids = data.get("helper_ids", current_helpers)
@@ -382,6 +409,9 @@ def apply_update(
         if key in changed:
             changes[key] = {"from": _jsonable(getattr(order, key)), "to": _jsonable(data[key])}
             setattr(order, key, data[key])
+    if "checklist_template_id" in changed:
+        # Keep the loaded relationship in step with the id (the response reads it).
+        order.checklist_template = new_checklist
     if "custom_fields" in data:
         # Only the keys sent are validated (older orders may hold values of fields since
         # retired); null removes a key.
@@ -622,7 +652,8 @@ def list_query(
     *, principal: Principal, args: dict[str, Any], dialect: str
 ) -> tuple[Select[Any], Any]:
     """Build the filtered SELECT; returns (statement, distance column or None)."""
-    stmt = select(WorkOrder)
+    # One extra query per page for the templates behind checklist_missing, not one per row.
+    stmt = select(WorkOrder).options(selectinload(WorkOrder.checklist_template))
     scope = visible_orders(principal)
     if scope is not None:
         stmt = stmt.where(scope)

@@ -476,6 +476,79 @@ def test_crash_while_writing_leaves_nothing_under_the_final_key(
     assert world.technician.get(f"{URL}/{digest}").status_code == 200
 
 
+def stored_files(root: Path) -> list[Path]:
+    """Every file under the blob directory, temp files included."""
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_an_interrupted_upload_leaves_nothing_and_the_retry_is_idempotent(
+    world: Any, blob_dir: Path
+) -> None:
+    data = image_bytes(size=(64, 48))
+    digest = sha(data)
+    # The connection dropped halfway: the body is cut short, the URL still names the whole.
+    cut = upload(world.technician, data[: len(data) // 2], digest=digest)
+    assert cut.status_code == 422 and cut.json["code"] == "hash_mismatch"
+    assert stored_files(blob_dir) == []
+    assert world.technician.get(f"{URL}/{digest}/meta").status_code == 404
+
+    first = upload(world.technician, data)
+    assert first.status_code == 201
+    files = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in stored_files(blob_dir)}
+    assert len(files) == 2  # the image and its thumbnail, no temp file left
+    for _ in range(2):  # retried after a lost response: same answer, nothing rewritten
+        again = upload(world.technician, data)
+        assert again.status_code == 200 and again.json == first.json
+        assert again.headers["ETag"] == first.headers["ETag"]
+        assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in stored_files(blob_dir)} == files
+
+
+class _DroppedConnection(io.BytesIO):
+    """A request body whose socket resets after ``cut`` bytes."""
+
+    def __init__(self, data: bytes, cut: int) -> None:
+        super().__init__(data)
+        self.cut = cut
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self.cut - self.tell()
+        if left <= 0:
+            raise ConnectionResetError("connection reset by peer")
+        return super().read(left if size is None or size < 0 else min(size, left))
+
+    read1 = read
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["short-body", "connection-reset"])
+def test_a_client_that_disconnects_mid_body_leaves_nothing(
+    world: Any, blob_dir: Path, reset: bool
+) -> None:
+    data = image_bytes(size=(64, 48))
+    half = len(data) // 2
+    r = world.technician.client.put(
+        f"{URL}/{sha(data)}",
+        # Content-Length promises the whole photo; the body ends (or breaks) halfway.
+        input_stream=_DroppedConnection(data, half) if reset else io.BytesIO(data[:half]),
+        headers={
+            "Authorization": f"Bearer {world.technician.token}",
+            "Content-Type": "image/jpeg",
+            "Content-Length": str(len(data)),
+        },
+    )
+    if reset:
+        assert r.status_code == 400, r.json  # werkzeug: ClientDisconnected
+    else:
+        assert r.status_code == 422 and r.json["code"] == "hash_mismatch"
+    assert stored_files(blob_dir) == []
+    assert world.technician.get(f"{URL}/{sha(data)}/meta").status_code == 404
+    assert upload(world.technician, data).status_code == 201
+
+
 def test_reupload_restores_lost_bytes(world: Any, blob_dir: Path) -> None:
     data = image_bytes()
     digest = sha(data)
@@ -634,6 +707,26 @@ def test_s3_storage_put_get_exists(moto_endpoint: str, s3_bucket: str) -> None:
     assert not store.exists("t/ab/key")
     with pytest.raises(ValueError):
         store.put("../escape", b"x", content_type="image/jpeg")
+
+
+def test_a_mismatched_upload_leaves_no_s3_object(
+    world: Any, app: Any, moto_endpoint: str, s3_bucket: str
+) -> None:
+    import boto3
+
+    app.config.update(
+        BLOB_S3_BUCKET=s3_bucket, BLOB_S3_ENDPOINT_URL=moto_endpoint, BLOB_S3_REGION="us-east-1"
+    )
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    data = image_bytes()
+    cut = upload(world.technician, data[:100], digest=sha(data))
+    assert cut.status_code == 422 and cut.json["code"] == "hash_mismatch"
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+    first = upload(world.technician, data)
+    assert first.status_code == 201
+    again = upload(world.technician, data)
+    assert again.status_code == 200 and again.json == first.json
+    assert client.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 2
 
 
 def test_upload_and_download_through_s3(

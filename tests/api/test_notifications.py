@@ -813,3 +813,91 @@ def test_workers_skip_rows_another_worker_has_locked(app: Any) -> None:
                 s.execute(delete(model).where(model.tenant_id == tenant_id))
             s.execute(delete(Tenant).where(Tenant.id == tenant_id))
             s.commit()
+
+
+# --- pruning ---------------------------------------------------------------------------
+
+
+def outbox_row(session: Session, tenant: Any, user_id: Any, **state: Any) -> int:
+    """An outbox row in a given state (times relative to now, in days)."""
+    now = utcnow()
+    created = now - dt.timedelta(days=state.pop("created_days_ago"))
+    fields: dict[str, Any] = {"created_at": created}
+    for name in ("sent_at", "next_attempt_at"):
+        if name in state:
+            fields[name] = now - dt.timedelta(days=state.pop(name))
+    row = NotificationOutbox(
+        tenant_id=tenant.id, user_id=user_id, kind="sync_tickle", payload={}, **fields, **state
+    )
+    session.add(row)
+    session.flush()
+    if "next_attempt_at" not in fields:
+        row.next_attempt_at = None  # as the worker leaves it (None on insert means "default")
+    session.commit()
+    return row.id
+
+
+@pytest.fixture()
+def aged_outbox(world: Any, session: Session) -> SimpleNamespace:
+    """Finished and unfinished rows of both tenants, young and old."""
+    drain(session)
+    tech, b_admin = world.users["technician"].id, world.b_admin.id
+    a = world.a
+    return SimpleNamespace(
+        sent_old=outbox_row(session, a, tech, created_days_ago=20, sent_at=19),
+        # Created long ago but delivered recently (after a long retry): still young.
+        sent_young=outbox_row(session, a, tech, created_days_ago=20, sent_at=2),
+        dead_old=outbox_row(session, a, tech, created_days_ago=30, attempts=8, last_error="x"),
+        dead_young=outbox_row(session, a, tech, created_days_ago=1, attempts=8, last_error="x"),
+        # Due for ages (the worker was down) and retrying with a backoff: never pruned.
+        pending_old=outbox_row(session, a, tech, created_days_ago=60, next_attempt_at=59),
+        retrying_old=outbox_row(
+            session, a, tech, created_days_ago=30, next_attempt_at=-1, attempts=3, last_error="x"
+        ),
+        other_tenant_old=outbox_row(session, world.b, b_admin, created_days_ago=40, sent_at=40),
+    )
+
+
+def test_prune_deletes_only_old_finished_rows_of_every_tenant(
+    session: Session, aged_outbox: SimpleNamespace
+) -> None:
+    from server.notifications.worker import prune_outbox
+
+    before = {row.id for row in outbox(session)}
+    pruned = prune_outbox(
+        db_session=db.session(), older_than=utcnow() - dt.timedelta(days=14), batch_size=2
+    )
+    assert pruned == 3
+    gone = {aged_outbox.sent_old, aged_outbox.dead_old, aged_outbox.other_tenant_old}
+    assert {row.id for row in outbox(session)} == before - gone
+    # Nothing left to do: a second pass deletes nothing.
+    assert prune_outbox(db_session=db.session(), older_than=utcnow() - dt.timedelta(days=14)) == 0
+
+
+def test_pending_rows_survive_any_retention(session: Session, aged_outbox: SimpleNamespace) -> None:
+    from server.notifications.worker import prune_outbox
+
+    prune_outbox(db_session=db.session(), older_than=utcnow() + dt.timedelta(days=1))
+    left = {row.id for row in outbox(session)}
+    assert left == {aged_outbox.pending_old, aged_outbox.retrying_old}
+
+
+def test_cli_prunes_after_the_configured_retention(
+    app: Any, session: Session, aged_outbox: SimpleNamespace
+) -> None:
+    runner = app.test_cli_runner()
+    assert app.config["OUTBOX_RETENTION_DAYS"] == 14
+    result = runner.invoke(args=["outbox-prune", "--days", "35"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 1 finished outbox rows older than 35 days" in result.output
+    assert aged_outbox.other_tenant_old not in {row.id for row in outbox(session)}
+
+    result = runner.invoke(args=["outbox-prune"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 2 finished outbox rows older than 14 days" in result.output
+    left = {row.id for row in outbox(session)}
+    assert {aged_outbox.sent_young, aged_outbox.dead_young, aged_outbox.pending_old} <= left
+    assert not {aged_outbox.sent_old, aged_outbox.dead_old} & left
+
+    bad = runner.invoke(args=["outbox-prune", "--days", "-1"])
+    assert bad.exit_code == 2

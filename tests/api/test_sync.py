@@ -6,15 +6,11 @@ import datetime as dt
 import json
 import time
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from geo import Point
-from server.parts.models import Part
 from server.sync.models import SyncCounter
-from tests import factories as f
 
 URL = "/api/v1/sync"
 # Device clock: half an hour ago, i.e. after the orders were created and before the sync.
@@ -23,41 +19,6 @@ DEVICE_NOW = int(time.time() * 1000) - 30 * 60 * 1000
 
 def dev(name: str) -> dict[str, str]:
     return {"X-Device-Id": name}
-
-
-@pytest.fixture()
-def field(world: Any, session: Any) -> Any:
-    """An order dispatched to world.tech, another tech's order, a part."""
-    customer = f.make_customer(session, world.a, name="Jinmao Tower")
-    site = f.make_site(session, world.a, customer, at=Point(31.2350, 121.5010))
-    unit = f.make_equipment(session, world.a, site)
-    mine = f.make_work_order(
-        session,
-        world.a,
-        site,
-        status="dispatched",
-        equipment_id=unit.id,
-        lead_technician_id=world.tech.id,
-        priority="normal",
-        scheduled_start=f.aware(2026, 11, 23, 1),
-        scheduled_end=f.aware(2026, 11, 23, 3),
-    )
-    other_site = f.make_site(session, world.a, f.make_customer(session, world.a))
-    theirs = f.make_work_order(
-        session,
-        world.a,
-        other_site,
-        status="dispatched",
-        lead_technician_id=world.other_tech.id,
-        scheduled_start=f.aware(2026, 11, 23, 4),
-        scheduled_end=f.aware(2026, 11, 23, 5),
-    )
-    part = Part(tenant_id=world.a.id, sku="DS-1", name="Door sensor")
-    session.add(part)
-    session.commit()
-    return SimpleNamespace(
-        customer=customer, site=site, unit=unit, mine=mine, theirs=theirs, part=part
-    )
 
 
 def pull(api: Any, cursor: Any = None, device: str = "phone-1", **params: Any) -> Any:
@@ -126,8 +87,9 @@ def test_cursor_from_the_future_is_refused(world: Any, field: Any) -> None:
 def test_old_schema_gets_426_with_minimum(world: Any, field: Any) -> None:
     r = pull(world.technician, schema_version=0)
     assert r.status_code == 426 and r.json["min_schema_version"] == 1
-    r = pull(world.technician, schema_version=1, migration='{"from":0,"tables":[]}')
-    assert r.status_code == 422 and r.json["code"] == "migration_unsupported"
+    # An app migrating from a version the server no longer serves must reinstall.
+    r = pull(world.technician, 1, schema_version=2, migration='{"from":0,"tables":[]}')
+    assert r.status_code == 426 and r.json["min_schema_version"] == 1
 
 
 def test_incremental_pull_sees_office_edits_of_own_orders_only(world: Any, field: Any) -> None:
@@ -343,18 +305,44 @@ def test_reassignment_moves_order_between_devices(world: Any, field: Any) -> Non
         headers={"If-Match": etag},
     )
     assert r.status_code == 200
-    gone = pull(world.technician, t_old).json
-    assert str(field.mine.id) in ids(gone, "work_orders", "deleted")
-    assert n["id"] in ids(gone, "work_order_notes", "deleted")
-    assert str(field.site.id) in ids(gone, "sites", "deleted")
+    # Step one: the old device learns of the reassignment but keeps the order, so its
+    # unpushed edits (WatermelonDB would destroy them with a deleted record) survive.
+    leaving = pull(world.technician, t_old).json
+    assert row(leaving, "work_orders", field.mine.id)["lead_technician_id"] == str(
+        world.other_tech.id
+    )
+    assert not ids(leaving, "work_orders", "deleted")
+    assert not ids(leaving, "work_order_notes", "deleted")
+    assert not ids(leaving, "sites", "deleted")
     came = pull(world.other_technician, t_new, device="phone-2").json
     assert str(field.mine.id) in ids(came, "work_orders", "created")
     assert n["id"] in ids(came, "work_order_notes", "created")
     assert str(field.site.id) in ids(came, "sites", "created")
-    # Offline work done before the reassignment still lands (and is not a foreign row).
+    # Offline work done before the reassignment still lands (and is not a foreign row),
+    # the order row's technician-owned columns included.
     late = note(field.mine.id, "done before I knew")
-    r = push(world.technician, {"work_order_notes": {"created": [late]}}, t_old)
+    edit = {
+        "id": str(field.mine.id),
+        "technician_notes": "replaced the door sensor",
+        "_changed": "technician_notes",
+    }
+    r = push(
+        world.technician,
+        {"work_order_notes": {"created": [late]}, "work_orders": {"updated": [edit]}},
+        leaving["timestamp"],
+    )
     assert r.status_code == 200 and r.json["inserted"] == {"work_order_notes": 1}
+    assert r.json["updated"] == {"work_orders": 1}
+    # Step two: after that push the device holds nothing unsaved: now it drops the order.
+    gone = pull(world.technician, leaving["timestamp"]).json
+    assert str(field.mine.id) in ids(gone, "work_orders", "deleted")
+    assert {n["id"], late["id"]} <= ids(gone, "work_order_notes", "deleted")
+    assert str(field.site.id) in ids(gone, "sites", "deleted")
+    theirs = pull(world.other_technician, came["timestamp"], device="phone-2").json
+    assert row(theirs, "work_orders", field.mine.id)["technician_notes"] == (
+        "replaced the door sensor"
+    )
+    assert late["id"] in ids(theirs, "work_order_notes", "created")
 
 
 def test_idempotency_key_replays_same_answer_once(world: Any, field: Any) -> None:
@@ -448,7 +436,12 @@ def test_device_delete_is_refused_and_restored(world: Any, field: Any) -> None:
     t0 = pull(world.technician).json["timestamp"]
     r = push(world.technician, {"work_orders": {"deleted": [str(field.mine.id)]}}, t0)
     assert r.status_code == 200 and r.json["conflicts"][0]["kind"] == "delete_refused"
-    assert str(field.mine.id) in ids(pull(world.technician, t0).json, "work_orders", "updated")
+    # WatermelonDB destroyed its copy after the push: it comes back as created there...
+    assert str(field.mine.id) in ids(pull(world.technician, t0).json, "work_orders", "created")
+    # ...and as a plain update on the technician's other device, which still has it.
+    other = pull(world.technician, t0, device="tablet").json
+    assert str(field.mine.id) in ids(other, "work_orders", "updated")
+    assert str(field.mine.id) not in ids(other, "work_orders", "created")
     r = push(world.technician, {"work_orders": {"deleted": [str(uuid.uuid4())]}}, t0)
     assert r.status_code == 200 and r.json["conflicts"] == []
 

@@ -14,6 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from server.checklists.models import ChecklistTemplate
+from server.kb.models import KbArticle
 from tests import factories as f
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
@@ -29,6 +31,13 @@ def test_no_server_errors_for_any_operation(app: Any, world: Any, session: Any) 
     )
     skill = f.make_skill(session, world.a, "hvac")
     territory = f.make_territory(session, world.a)
+    template = ChecklistTemplate(
+        tenant_id=world.a.id,
+        name="SOP",
+        items=[{"key": "ok", "label": "OK", "kind": "check", "required": True}],
+    )
+    article = KbArticle(tenant_id=world.a.id, title="Draft", skill_codes=["hvac"])
+    session.add_all([template, article])
     session.commit()
     # Random UUIDs only ever reach the 404 branch; real ids reach the code behind it.
     known = {
@@ -41,6 +50,9 @@ def test_no_server_errors_for_any_operation(app: Any, world: Any, session: Any) 
         "skill_id": skill.id,
         "territory_id": territory.id,
         "lead_technician_id": world.tech.id,
+        "template_id": template.id,
+        "checklist_template_id": template.id,
+        "article_id": article.id,
     }
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     failures: list[str] = []

@@ -34,7 +34,7 @@ from mobile_contract import sync_schema
 from server.field.models import WorkOrderNote
 from server.parts.models import Part
 from server.sync.models import SyncCounter
-from sync.policy import POLICIES, ColumnType
+from sync.policy import MIN_SCHEMA_VERSION, POLICIES, SCHEMA_VERSION, ColumnType
 from tests import factories as f
 
 URL = "/api/v1/sync"
@@ -60,15 +60,15 @@ def ms(value: dt.datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def validator(name: str) -> Draft202012Validator:
-    schema = json.loads((V1 / f"{name}.schema.json").read_text())
+def validator(name: str, version: int = 1) -> Draft202012Validator:
+    schema = json.loads((sync_schema.directory(version) / f"{name}.schema.json").read_text())
     return Draft202012Validator(schema)
 
 
-def schema_errors(name: str, instance: Any) -> list[str]:
+def schema_errors(name: str, instance: Any, version: int = 1) -> list[str]:
     return [
         f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in validator(name).iter_errors(instance)
+        for e in validator(name, version).iter_errors(instance)
     ]
 
 
@@ -302,12 +302,29 @@ def scenario(world: Any, session: Any) -> Run:
         body="Customer asked for a morning visit",
     )
     session.add(old_note)
+    doomed = order(
+        "WO-C-0004",
+        "Duplicate of WO-C-0001",
+        jinmao_site,
+        scheduled_start=at(16),
+        scheduled_end=at(17),
+    )
+    doomed_note = WorkOrderNote(
+        tenant_id=a.id,
+        work_order_id=doomed.id,
+        created_by_id=world.users["technician"].id,
+        device_id="phone-1",
+        occurred_at=at(8),
+        body="Entered twice by the call centre",
+    )
+    session.add(doomed_note)
     sensor = Part(tenant_id=a.id, sku="DS-1", name="Door sensor", unit_price=Decimal("12.50"))
     session.add(sensor)
     session.commit()
     m.register("note", old_note.id)
+    m.register("note", doomed_note.id)
     m.register("part", sensor.id)
-    m.pin(BASE, at(8), at(9), at(11), at(13), at(14))
+    m.pin(BASE, at(8), at(9), at(11), at(13), at(14), at(16), at(17))
 
     # 1. First sync on the technician's phone.
     first = pull(world.technician, None)
@@ -406,6 +423,8 @@ def scenario(world: Any, session: Any) -> Run:
     )
     order("WO-C-0002", "Lobby door sticks", swfc_site, scheduled_start=at(15), scheduled_end=at(16))
     m.pin(at(15), at(16))
+    # The duplicate order is deleted outright (an administrator's clean-up).
+    session.delete(doomed)
     jinmao.notes = "Badge at the security desk"
     roller = Part(tenant_id=a.id, sku="DR-2", name="Door roller", unit_price=Decimal("3.20"))
     session.add(roller)
@@ -428,25 +447,62 @@ def scenario(world: Any, session: Any) -> Run:
 # -- tests -----------------------------------------------------------------------------
 
 
-def test_committed_schemas_match_policy() -> None:
-    for name, schema in sync_schema.documents(1).items():
-        path = V1 / f"{name}.schema.json"
+VERSIONS = range(MIN_SCHEMA_VERSION, SCHEMA_VERSION + 1)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_committed_schemas_match_policy(version: int) -> None:
+    for name, schema in sync_schema.documents(version).items():
+        path = sync_schema.directory(version) / f"{name}.schema.json"
         assert path.exists(), f"{path} missing: run `make contract`"
         assert path.read_text() == sync_schema.render(schema), (
-            f"sync.policy drifted from {path.name}: run `make contract` and review the diff"
+            f"sync.policy drifted from {path}: run `make contract` and review the diff"
         )
 
 
-def test_schemas_are_valid_draft_2020_12() -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_schemas_are_valid_draft_2020_12(version: int) -> None:
     for name in sync_schema.DOCUMENTS:
-        Draft202012Validator.check_schema(json.loads((V1 / f"{name}.schema.json").read_text()))
+        path = sync_schema.directory(version) / f"{name}.schema.json"
+        Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
 def test_generator_refuses_versions_policy_does_not_describe() -> None:
     with pytest.raises(ValueError):
-        sync_schema.documents(0)
+        sync_schema.documents(MIN_SCHEMA_VERSION - 1)
     with pytest.raises(ValueError):
-        sync_schema.documents(2)
+        sync_schema.documents(SCHEMA_VERSION + 1)
+
+
+def test_version_2_only_adds() -> None:
+    """An older app's documents are a strict subset: versions add, never change or remove."""
+    old = sync_schema.documents(1)["pull_response"]["$defs"]
+    new = sync_schema.documents(2)["pull_response"]["$defs"]
+    assert set(old) < set(new)
+    for name, record in old.items():
+        if name == "id":
+            continue
+        for column, schema in record["properties"].items():
+            assert new[name]["properties"][column] == schema, (name, column)
+
+
+def test_live_v2_pulls_validate(world: Any, session: Any) -> None:
+    """A first pull and a migration pull of a v2 app match the v2 schema."""
+    first = world.technician.get(
+        URL, query_string={"last_pulled_at": "null", "schema_version": 2}, headers=dev("p")
+    )
+    assert schema_errors("pull_response", first.json, 2) == []
+    migration = json.dumps({"from": 1, "tables": ["kb_articles"], "columns": []})
+    again = world.technician.get(
+        URL,
+        query_string={
+            "last_pulled_at": first.json["timestamp"],
+            "schema_version": 2,
+            "migration": migration,
+        },
+        headers=dev("p"),
+    )
+    assert again.status_code == 200 and schema_errors("pull_response", again.json, 2) == []
 
 
 def test_main_writes_the_committed_files(tmp_path: Path) -> None:
@@ -494,8 +550,11 @@ def test_goldens_show_every_bucket() -> None:
     body = golden("pull_incremental")["changes"]
     assert body["work_orders"]["created"] and body["work_orders"]["updated"]
     assert body["work_orders"]["deleted"] and body["work_order_notes"]["deleted"]
+    # Reassigned away: first as updated with the new lead (deleted once the phone settles).
+    leaving = [r for r in body["work_orders"]["updated"] if r["number"] == "WO-C-0003"]
+    assert leaving and leaving[0]["lead_technician_id"] != "<uuid:technician:1>"
     # The phone's own note comes back as updated, never created (WatermelonDB #649).
-    assert [r["id"] for r in body["work_order_notes"]["updated"]] == ["<uuid:note:2>"]
+    assert [r["id"] for r in body["work_order_notes"]["updated"]] == ["<uuid:note:3>"]
     assert body["check_ins"]["created"]  # from the other device
 
 

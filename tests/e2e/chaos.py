@@ -348,6 +348,9 @@ class Device:
         self.edits: list[EditRecord] = []
         self.created: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in APPEND_TABLES}
         self.dropped_pending = 0
+        # Like the app: the cursor of the last sync that had nothing to push, reported on the
+        # next pull (X-Sync-Clean-Through) so the server may drop reassigned orders.
+        self.clean_through: int | None = None
         self.baseline: dict[tuple[str, str], set[str]] = {}
         self.error: BaseException | None = None
 
@@ -355,7 +358,13 @@ class Device:
     def pull(self) -> None:
         """GET /sync from the cursor and apply it the WatermelonDB way."""
         cursor = "null" if self.cursor is None else str(self.cursor)
-        r = self.client.call("GET", SYNC, kind="pull", params={"last_pulled_at": cursor})
+        headers = {}
+        if self.clean_through is not None:
+            headers["X-Sync-Clean-Through"] = str(self.clean_through)
+            self.clean_through = None
+        r = self.client.call(
+            "GET", SYNC, kind="pull", params={"last_pulled_at": cursor}, headers=headers
+        )
         if r.status_code != 200:
             raise RuntimeError(f"{self.device_id}: pull answered {r.status_code}: {r.text[:300]}")
         body = r.json()
@@ -662,6 +671,8 @@ class Device:
         push = self.build_push()
         if push is not None:
             self.deliver(push)
+        else:
+            self.clean_through = self.cursor
         if self.acked and self.rng.random() < self.config.p_replay:
             self.stats.add("fault_replay")
             self.expect_same_answer(self.rng.choice(self.acked[:-1] or self.acked), "replay")
@@ -718,6 +729,7 @@ class Device:
             self.pull()
             push = self.build_push()
             if push is None:
+                self.clean_through = self.cursor
                 return rounds
             self.deliver(push)
 
@@ -1092,6 +1104,13 @@ def verify(
         "ok": not diffs,
         "summary": f"{len(live)} replicas vs fresh full pulls, {len(diffs)} differing rows",
         "detail": diffs[:40],
+    }
+    # A pull that deletes a row holding unpushed edits destroys them (WatermelonDB does).
+    dropped = {d.device_id: d.dropped_pending for d in live if d.dropped_pending}
+    results["no_pending_edit_dropped"] = {
+        "ok": not dropped,
+        "summary": f"{sum(dropped.values())} rows with unpushed edits deleted by a pull",
+        "detail": [f"{device}: {n}" for device, n in sorted(dropped.items())],
     }
 
     # Server values of every work order any device has touched.

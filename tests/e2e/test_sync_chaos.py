@@ -24,6 +24,7 @@ INVARIANTS = (
     "devices_finished",
     "converged",
     "no_lost_device_edit",
+    "no_pending_edit_dropped",
     "no_duplicate_rows",
     "no_5xx",
     "idempotent_answers",

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from sync.policy import POLICIES, ColumnType
+from sync.policy import POLICIES, ColumnType, tables_at
 from tests.e2e.server_process import ServerProcess, build_database
 
 pytestmark = pytest.mark.e2e
@@ -121,6 +121,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 # --- running scenarios --------------------------------------------------------------------------
 SCENARIOS = (
+    "schema_migration",
     "first_sync",
     "different_fields",
     "app_timestamps",
@@ -210,9 +211,12 @@ def test_app_schema_mirrors_sync_policy(node_project: Path) -> None:
         "parts",
     }
     assert needed <= set(app["tables"])
+    assert set(app["tables"]) == set(tables_at(app["version"]))
     for table, columns in app["tables"].items():
         policy = POLICIES[table]
-        expected = {name: WIRE_TYPES[spec.type] for name, spec in policy.columns.items()}
+        expected = {
+            name: WIRE_TYPES[spec.type] for name, spec in policy.columns_at(app["version"]).items()
+        }
         assert columns == {c: expected[c] for c in columns}, table
         # Nothing the server syncs is missing from the app (so pushes carry full rows).
         assert set(columns) == set(expected), table
@@ -302,18 +306,12 @@ def test_same_field_last_pusher_wins_and_the_conflict_log_keeps_the_loser(
     assert _sync_errors(r) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known limitation, chosen deliberately: a synchronize() with no local changes pulls "
-        "but never pushes, and the server cannot tell it had nothing to send, so the device's "
-        "conflict base stays at its older cursor; a later edit of a value it had already "
-        "received is logged as same_field (kept: device, nothing lost). Logging too much is "
-        "preferred to overwriting silently; the fix is a client-sent edit base"
-    ),
-)
 def test_sequential_edits_of_one_field_are_not_conflicts(scenario: Scenario) -> None:
-    """(3b) The helper received the lead's notes, then appended: no conflict to review."""
+    """(3b) The helper received the lead's notes, then appended: no conflict to review.
+
+    The helper's pull-only sync is reported on its next pull (X-Sync-Clean-Through), so the
+    server knows the edit was made against the lead's notes.
+    """
     r = scenario("sequential_edits")
     assert r["helper_saw"] == "lead: first visit notes"
     assert r["server_notes"] == r["lead_device_notes"]
@@ -403,14 +401,30 @@ def test_offline_status_events_apply_through_the_lifecycle(scenario: Scenario) -
 def test_reassignment_moves_the_order_out_of_one_device_and_into_another(
     scenario: Scenario,
 ) -> None:
-    """(6) Dispatcher reassigns: gone from the old lead's device, created on the new one's."""
+    """(6) Dispatcher reassigns: gone from the old lead's device, created on the new one's.
+
+    In two steps, so an edit the old device made offline survives: first the order arrives
+    as updated (WatermelonDB keeps the locally changed column) and the edit is pushed; the
+    next sync, settled by that push, deletes it.
+    """
     r = scenario("reassignment")
     assert r["site_free"]
     assert r["before"] == {"order": True, "note": True, "site": True}
     assert r["status_after_reassign"] == "scheduled"
+    assert r["a_first"] == {
+        "order": ["updated"],
+        "note": [],
+        "kept": {
+            "lead_technician_id": r["new_lead"],
+            "technician_notes": "A: relay replaced offline",
+            "_status": "synced",
+        },
+        "pushed": {"work_orders": 1},
+    }
     assert r["a_buckets"] == {"order": ["deleted"], "note": ["deleted"], "site": ["deleted"]}
     assert r["a_after"] == {"order": None, "note": None, "site": None}
     assert r["b_buckets"] == {"order": ["created"], "note": ["created"], "site": ["created"]}
+    assert r["b_notes"] == "A: relay replaced offline"
     assert r["b_after"] == {
         "order": {"lead_technician_id": r["new_lead"], "status": "scheduled", "_status": "synced"},
         "note": {"body": "Parts ordered, back tomorrow", "_status": "synced"},
@@ -499,3 +513,26 @@ def test_app_declaring_updated_at_gets_no_conflict_log_noise(scenario: Scenario)
     assert r["device"]["_status"] == "synced"
     assert r["push_response"]["conflicts"] == []
     assert r["conflicts"] == []
+
+
+def test_app_upgrade_migrates_and_the_migration_sync_fills_new_tables(scenario: Scenario) -> None:
+    """(12) Schema 1 -> 2 with WatermelonDB migrations: new tables filled, nothing lost."""
+    r = scenario("schema_migration")
+    assert "checklist_templates" not in r["v1_tables"] and "kb_articles" not in r["v1_tables"]
+    assert r["v2_schema_version"] == 2
+    assert r["migration"] == {
+        "from": 1,
+        "tables": ["checklist_templates", "kb_articles"],
+        "columns": [{"table": "work_orders", "columns": ["checklist_template_id", "due_at"]}],
+    }
+    # Every active template arrives as created; the demo data has some.
+    assert r["server_templates"] and r["local_templates"] == r["server_templates"]
+    assert r["template_buckets"]["created"] == len(r["server_templates"])
+    assert r["local_kb"] > 0
+    # The order came again in full with its new columns, and its values match the server.
+    assert r["order_bucket"] == ["updated"] and r["order_has_new_columns"]
+    assert r["order_template"] == r["server_order_template"]
+    # The edit made on version 1 and not yet pushed survived the upgrade and reached the server.
+    assert r["pushed"] == {"work_orders": 1}
+    assert r["server_notes"] == "written on version 1"
+    assert _sync_errors(r) == []

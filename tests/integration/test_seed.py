@@ -355,3 +355,41 @@ def test_seed_is_all_or_nothing(
         seed_demo()
     assert session.scalar(select(func.count()).select_from(Tenant)) == 0
     assert session.scalar(select(func.count()).select_from(WorkOrder)) == 0
+
+
+def test_demo_checklists_and_articles_fit_each_company() -> None:
+    from server.checklists.models import ChecklistTemplate, pick_template
+    from server.checklists.service import item_problems
+    from server.kb.models import KbArticle
+
+    data = generate_demo(password_hash="x")
+    rows = [row for group in data.batches for row in group]
+    templates = [r for r in rows if isinstance(r, ChecklistTemplate)]
+    articles = [r for r in rows if isinstance(r, KbArticle)]
+    skills = defaultdict(set)
+    for skill in (r for r in rows if isinstance(r, Skill)):
+        skills[skill.tenant_id].add(skill.code)
+    for tenant in data.tenants:
+        mine = [t for t in templates if t.tenant_id == tenant.id]
+        assert any(t.active for t in mine) and data.counts[tenant.slug]["checklist templates"]
+        assert all(item_problems(t.items) == {} for t in mine)
+        published = [a for a in articles if a.tenant_id == tenant.id and a.published]
+        assert published and any(not a.skill_codes for a in published)
+        for article in (a for a in articles if a.tenant_id == tenant.id):
+            assert set(article.skill_codes) <= skills[tenant.id], article.title
+    by_id = {t.id: t for t in templates}
+    units = {r.id: r for r in rows if isinstance(r, Equipment)}
+    linked = 0
+    for order in data.work_orders:
+        active = [t for t in templates if t.tenant_id == order.tenant_id and t.active]
+        unit = units.get(order.equipment_id) if order.equipment_id else None
+        expected = pick_template(
+            active, order_type=order.order_type, equipment_category=unit.category if unit else None
+        )
+        assert order.checklist_template_id == (expected.id if expected else None)
+        if expected is None:
+            continue
+        linked += 1
+        if order.actual_end is not None:  # finished work has every required answer
+            assert by_id[expected.id].missing(order.checklist_answers) == []
+    assert linked >= len(data.work_orders) // 2

@@ -404,11 +404,19 @@ def test_update_of_a_deleted_row_is_logged_and_not_written(store: MemoryStore) -
     assert report.conflicts[0].device_value == {"technician_notes": "x"}
 
 
-def test_delete_of_an_existing_row_is_refused_and_the_row_touched(store: MemoryStore) -> None:
-    apply_push(store, changes("work_orders", deleted=[ORDER]), ctx(store))
+def test_delete_of_an_existing_row_is_refused_and_the_row_restored(store: MemoryStore) -> None:
+    device = ctx(store)
+    cursor = store.current_seq()
+    apply_push(store, changes("work_orders", deleted=[ORDER]), device)
     assert ORDER in store.rows["work_orders"]
     assert kinds(store) == [("delete_refused", None, "server")]
-    assert store.log[-1].op == "touch" and store.log[-1].row_id == ORDER
+    assert store.log[-1].op == "restore" and store.log[-1].row_id == ORDER
+    # The device destroyed its copy after the push: it gets the row back as created,
+    # while another device that still holds it sees an update.
+    pulled = store.pull(cursor, device.device_id)["work_orders"]
+    assert [r["id"] for r in pulled["created"]] == [ORDER] and pulled["updated"] == []
+    other = store.pull(cursor, "another-device")["work_orders"]
+    assert other["created"] == [] and [r["id"] for r in other["updated"]] == [ORDER]
 
 
 def test_delete_of_a_missing_row_is_ignored(store: MemoryStore) -> None:

@@ -368,7 +368,7 @@ class SyncMachine(RuleBasedStateMachine):
         inserts: dict[str, int] = {}
         for change in self.store.log:
             if change.table == "work_order_notes":
-                assert change.op in {"insert", "touch", "delete"}, change
+                assert change.op in {"insert", "touch", "restore", "delete"}, change
                 if change.op == "insert":
                     inserts[change.row_id] = inserts.get(change.row_id, 0) + 1
         assert all(n == 1 for n in inserts.values()), inserts

@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 
-import { makeModelClasses, modelClasses, schema } from './schema.mjs'
+import {
+  makeModelClasses,
+  migrations,
+  migrationsV1,
+  modelClasses,
+  schema,
+  schemaV2,
+} from './schema.mjs'
 
 const require = createRequire(import.meta.url)
 const { Database, Q } = require('@nozbe/watermelondb')
@@ -15,7 +22,9 @@ const { synchronize } = require('@nozbe/watermelondb/sync')
 const { setGenerator } = require('@nozbe/watermelondb/utils/common/randomId')
 const { default: defaultRandomId } = require('@nozbe/watermelondb/utils/common/randomId/randomId')
 
-export { Q, defaultRandomId }
+const { LokiMemoryAdapter } = require('lokijs')
+
+export { LokiMemoryAdapter, Q, defaultRandomId }
 
 // The server keys rows by canonical UUIDs (append-only rows are insert-if-absent by id), so
 // the app plugs a UUID generator into WatermelonDB's documented id hook.
@@ -97,15 +106,23 @@ let deviceCounter = 0
 
 export class Device {
   /** One app install: its own in-memory LokiJS database and its own X-Device-Id. */
-  constructor(session, name, { timestamps = false } = {}) {
+  constructor(session, name, { timestamps = false, version = 1, storage = null, deviceId } = {}) {
     this.session = session
     this.name = name || `${session.email.split('@')[0]}-device-${++deviceCounter}`
-    this.deviceId = `e2e-${this.name}-${randomUUID()}`
+    this.deviceId = deviceId || `e2e-${this.name}-${randomUUID()}`
+    this.version = version
+    // A LokiJS persistence adapter shared across app versions: what survives an upgrade.
+    this.storage = storage
     this.pulls = []
     this.pushes = []
+    // The timestamp of this install's last sync if that sync had nothing to push: the app
+    // reports it on its next pull (X-Sync-Clean-Through), see sync/README.md.
+    this.cleanThrough = null
     this.faults = {} // test hooks: { losePushResponses: n, failPushAfterServer: n }
     const adapter = new LokiJSAdapter({
-      schema,
+      schema: version === 2 ? schemaV2 : schema,
+      migrations: version === 2 ? migrations : migrationsV1,
+      ...(storage ? { _testLokiAdapter: storage } : {}),
       dbName: this.deviceId,
       // Node has no Web Worker and no IndexedDB: run Loki in-process and let WatermelonDB
       // fall back to LokiJS's in-memory adapter. No autosave timer keeps Node alive.
@@ -119,8 +136,24 @@ export class Device {
     this.adapter = adapter
     this.db = new Database({
       adapter,
-      modelClasses: timestamps ? makeModelClasses({ timestamps }) : modelClasses,
+      modelClasses:
+        timestamps || version !== 1 ? makeModelClasses({ timestamps, version }) : modelClasses,
     })
+  }
+
+  /** The app is updated to schema version 2: same install, same data, migrations run. */
+  async upgraded() {
+    const loki = this.adapter._driver.loki
+    await new Promise((resolve, reject) =>
+      loki.saveDatabase((error) => (error ? reject(error) : resolve())),
+    )
+    const next = new Device(this.session, `${this.name}-v2`, {
+      version: 2,
+      storage: this.storage,
+      deviceId: this.deviceId,
+    })
+    next.cleanThrough = this.cleanThrough
+    return next
   }
 
   static async open(who, name, options) {
@@ -142,13 +175,12 @@ export class Device {
       schema_version: String(schemaVersion),
       migration: migration ? JSON.stringify(migration) : 'null',
     })
-    const r = await http('GET', `/api/v1/sync?${query}`, {
-      token: this.token,
-      headers: { 'X-Device-Id': this.deviceId },
-    })
+    const headers = { 'X-Device-Id': this.deviceId }
+    if (this.cleanThrough != null) headers['X-Sync-Clean-Through'] = String(this.cleanThrough)
+    const r = await http('GET', `/api/v1/sync?${query}`, { token: this.token, headers })
     if (r.status !== 200) throw new HttpError('GET', '/api/v1/sync', r.status, r.body)
     const { changes, timestamp, experimentalStrategy } = r.body
-    this.pulls.push({ lastPulledAt, timestamp, experimentalStrategy, changes })
+    this.pulls.push({ lastPulledAt, schemaVersion, migration, timestamp, experimentalStrategy, changes })
     return experimentalStrategy ? { changes, timestamp, experimentalStrategy } : { changes, timestamp }
   }
 
@@ -208,6 +240,7 @@ export class Device {
         database: this.db,
         pullChanges: (args) => this.pullChanges(args),
         pushChanges: (args) => this.pushChanges(args),
+        migrationsEnabledAtVersion: 1,
         log,
       })
     } catch (e) {
@@ -215,6 +248,11 @@ export class Device {
     } finally {
       currentDevice = null
     }
+    // synchronize() pushes only when it has local changes: a sync that pulled and pushed
+    // nothing proves the device held no unpushed edit when it applied that pull.
+    const pulled = this.pulls.slice(pullsBefore)
+    const pushed = this.pushes.length > pushesBefore
+    this.cleanThrough = !error && !pushed && pulled.length ? pulled[pulled.length - 1].timestamp : null
     return {
       error,
       pulls: this.pulls.slice(pullsBefore),

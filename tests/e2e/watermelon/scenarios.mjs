@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 
 import {
   Device,
+  LokiMemoryAdapter,
   Office,
   Q,
   bucketsOf,
@@ -48,6 +49,40 @@ async function setup(office, leads) {
 }
 
 const SCENARIOS = {
+  /** (12) The app is upgraded to schema 2: WatermelonDB migrates, the migration sync fills it. */
+  async schema_migration() {
+    const office = await Office.open()
+    const { ids, sessions } = await setup(office, ['tech06'])
+    const { order } = await office.dispatchedOrder({ lead: ids.tech06, title: 'E2E migration' })
+    const storage = new LokiMemoryAdapter()
+    const v1 = new Device(sessions.tech06, 'v1-app', { storage })
+    const first = await v1.mustSync()
+    await v1.update('work_orders', order.id, { technicianNotes: 'written on version 1' })
+    const v2 = await v1.upgraded() // local edit not pushed yet: it must survive the upgrade
+    const second = await v2.mustSync()
+    const pull = second.pulls[0]
+    const templates = await office.get('/api/v1/checklist-templates?active=true&page_size=200')
+    const local = await v2.find('work_orders', order.id)
+    return {
+      v1_tables: Object.keys(first.pulls[0].changes).sort(),
+      v2_schema_version: pull.schemaVersion,
+      migration: pull.migration,
+      template_buckets: Object.fromEntries(
+        ['created', 'updated'].map((b) => [b, pull.changes.checklist_templates?.[b]?.length]),
+      ),
+      order_bucket: bucketsOf(second.pulls, 'work_orders', order.id),
+      local_templates: (await v2.all('checklist_templates')).map((t) => t.id).sort(),
+      server_templates: templates.map((t) => t.id).sort(),
+      local_kb: (await v2.all('kb_articles')).length,
+      order_has_new_columns: local && 'checklist_template_id' in local && 'due_at' in local,
+      order_template: local && local.checklist_template_id,
+      server_order_template: (await office.order(order.id)).checklist_template_id,
+      pushed: second.pushes[0]?.response?.updated,
+      server_notes: rowIn(await freshPull(v2.session), 'work_orders', order.id).technician_notes,
+      sync_errors: syncErrors(),
+    }
+  },
+
   /** (1) First sync of tech01: their orders and every row those orders reference. */
   async first_sync() {
     const office = await Office.open()
@@ -414,7 +449,11 @@ const SCENARIOS = {
       site: !!(await a.find('sites', order.site_id)),
     }
     const patched = await office.patchOrder(order.id, { lead_technician_id: ids.tech09 })
-    const aSync = await a.mustSync()
+    // Offline on A, before it hears of the reassignment: this edit must not be lost.
+    await a.update('work_orders', order.id, { technicianNotes: 'A: relay replaced offline' })
+    const aSync = await a.mustSync() // learns of it (order kept), pushes the edit
+    const aKept = await a.find('work_orders', order.id)
+    const aDrop = await a.mustSync() // settled by that push: now the order leaves
     const bSync = await b.mustSync()
     const bOrder = await b.find('work_orders', order.id)
     return {
@@ -423,16 +462,23 @@ const SCENARIOS = {
       site_free: site.id === order.site_id,
       before: onA,
       status_after_reassign: patched.status,
-      a_buckets: {
+      a_first: {
         order: bucketsOf(aSync.pulls, 'work_orders', order.id),
         note: bucketsOf(aSync.pulls, 'work_order_notes', note.id),
-        site: bucketsOf(aSync.pulls, 'sites', order.site_id),
+        kept: aKept && pick(aKept, ['lead_technician_id', 'technician_notes', '_status']),
+        pushed: aSync.pushes[0]?.response?.updated,
+      },
+      a_buckets: {
+        order: bucketsOf(aDrop.pulls, 'work_orders', order.id),
+        note: bucketsOf(aDrop.pulls, 'work_order_notes', note.id),
+        site: bucketsOf(aDrop.pulls, 'sites', order.site_id),
       },
       a_after: {
         order: await a.find('work_orders', order.id),
         note: await a.find('work_order_notes', note.id),
         site: await a.find('sites', order.site_id),
       },
+      b_notes: bOrder && bOrder.technician_notes,
       b_buckets: {
         order: bucketsOf(bSync.pulls, 'work_orders', order.id),
         note: bucketsOf(bSync.pulls, 'work_order_notes', note.id),

@@ -8,6 +8,11 @@ import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const { appSchema, tableSchema, Model } = require('@nozbe/watermelondb')
+const {
+  schemaMigrations,
+  createTable,
+  addColumns,
+} = require('@nozbe/watermelondb/Schema/migrations')
 
 const s = (name) => ({ name, type: 'string', isOptional: true })
 const n = (name) => ({ name, type: 'number', isOptional: true })
@@ -73,6 +78,56 @@ export const schema = appSchema({
   tables: Object.entries(TABLES).map(([name, columns]) => tableSchema({ name, columns })),
 })
 
+// Version 2 of the app (sync schema version 2): SOP checklists and the knowledge base, and
+// two new work-order columns. Reached from version 1 through WatermelonDB migrations.
+const ADDED_V2 = {
+  tables: {
+    checklist_templates: [
+      s('name'), s('description'), s('order_types'), s('equipment_categories'), s('items'),
+      n('version'), b('active'), ts('updated_at'),
+    ],
+    kb_articles: [
+      s('title'), s('body'), s('skill_codes'), s('equipment_models'), s('tags'),
+      ts('updated_at'),
+    ],
+  },
+  columns: { work_orders: [s('checklist_template_id'), n('due_at')] },
+}
+
+export const TABLES_V2 = {
+  ...Object.fromEntries(
+    Object.entries(TABLES).map(([name, columns]) => [
+      name,
+      [...columns, ...(ADDED_V2.columns[name] || [])],
+    ]),
+  ),
+  ...ADDED_V2.tables,
+}
+
+export const schemaV2 = appSchema({
+  version: 2,
+  tables: Object.entries(TABLES_V2).map(([name, columns]) => tableSchema({ name, columns })),
+})
+
+// Version 1 shipped with an empty migrations list, as WatermelonDB recommends from day one.
+export const migrationsV1 = schemaMigrations({ migrations: [] })
+
+export const migrations = schemaMigrations({
+  migrations: [
+    {
+      toVersion: 2,
+      steps: [
+        ...Object.entries(ADDED_V2.tables).map(([name, columns]) =>
+          createTable({ name, columns }),
+        ),
+        ...Object.entries(ADDED_V2.columns).map(([table, columns]) =>
+          addColumns({ table, columns }),
+        ),
+      ],
+    },
+  ],
+})
+
 const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
 
 // What `@field('column') camelName` expands to.
@@ -112,7 +167,7 @@ const CHILDREN = [
   'work_order_notes', 'status_events', 'check_ins', 'work_order_photos', 'part_usages',
 ]
 
-function modelFor(table, options) {
+function modelFor(table, options, tables = TABLES) {
   const ModelClass = class extends Model {}
   ModelClass.table = table
   if (table === 'work_orders') {
@@ -123,13 +178,14 @@ function modelFor(table, options) {
     ModelClass.associations = { work_orders: { type: 'belongs_to', key: 'work_order_id' } }
   }
   Object.defineProperty(ModelClass, 'name', { value: `${camel(`_${table}`)}Model` })
-  defineFields(ModelClass, TABLES[table], options)
+  defineFields(ModelClass, tables[table], options)
   return ModelClass
 }
 
 /** Model classes for every table; `timestamps: true` declares createdAt/updatedAt. */
-export function makeModelClasses({ timestamps = false } = {}) {
-  return Object.keys(TABLES).map((table) => modelFor(table, { timestamps }))
+export function makeModelClasses({ timestamps = false, version = 1 } = {}) {
+  const tables = version === 2 ? TABLES_V2 : TABLES
+  return Object.keys(tables).map((table) => modelFor(table, { timestamps }, tables))
 }
 
 export const modelClasses = makeModelClasses()
