@@ -493,13 +493,16 @@ def _kb_changes(
     arrived_bucket: Any,
 ) -> None:
     """Edited articles, and whole sets gained or lost when the technician's skills changed."""
+    skill_log = sorted(log.get((SKILLS_LOG, technician_id), []), key=lambda e: e.seq or 0)
+    edited = {row_id for (t, row_id) in log if t == "kb_articles"}
+    if not skill_log and not edited:
+        return  # the common pull: no query at all
     codes_now = _skill_codes(db_session, technician_id)
     first: dict[str, str] = {}
-    for entry in sorted(log.get((SKILLS_LOG, technician_id), []), key=lambda e: e.seq or 0):
+    for entry in skill_log:
         first.setdefault(str((entry.columns or [""])[0]), entry.op)
     codes_then = {c for c in codes_now if first.get(c) != "insert"}
     codes_then |= {c for c, op in first.items() if op == "delete"}
-    edited = {row_id for (t, row_id) in log if t == "kb_articles"}
     if codes_then != codes_now:
         stmt = select(KbArticle).where(or_(KbArticle.published.is_(True), KbArticle.id.in_(edited)))
     elif edited:
