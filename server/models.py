@@ -12,6 +12,13 @@ from server.kb.models import KbArticle
 from server.notifications.models import DeviceToken, NotificationOutbox
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
+from server.stock.models import (
+    SerialUnit,
+    StockBalance,
+    StockDiscrepancy,
+    StockLocation,
+    StockMovement,
+)
 from server.sync.models import (
     SyncChange,
     SyncConflict,
@@ -51,6 +58,11 @@ __all__ = [
     "PoolEntry",
     "Part",
     "PartUsage",
+    "SerialUnit",
+    "StockBalance",
+    "StockDiscrepancy",
+    "StockLocation",
+    "StockMovement",
     "RefreshToken",
     "Shift",
     "Site",

@@ -271,6 +271,13 @@ KB_ARTICLES = TablePolicy(
     since=2,
 )
 
+VAN_STOCK = TablePolicy(
+    "van_stock",
+    Kind.READ_ONLY,
+    _ro(2, part_id=S, on_hand=N, reserved=N, updated_at=T),
+    since=2,
+)
+
 POLICIES: Mapping[str, TablePolicy] = {
     p.name: p
     for p in (
@@ -286,6 +293,7 @@ POLICIES: Mapping[str, TablePolicy] = {
         PARTS,
         CHECKLIST_TEMPLATES,
         KB_ARTICLES,
+        VAN_STOCK,
     )
 }
 # Tables whose rows hang off a work order: they follow it into and out of a device.

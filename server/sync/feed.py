@@ -22,6 +22,7 @@ from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPh
 from server.kb.models import KbArticle
 from server.organization.models import Skill
 from server.parts.models import PartUsage
+from server.stock.models import StockBalance, StockLocation
 from server.sync.changelog import SKILLS_LOG
 from server.sync.models import SyncChange, SyncCounter, SyncDevice, SyncScopeExit
 from server.sync.wire import MODELS, to_wire
@@ -283,6 +284,16 @@ def _for_skills(article: KbArticle, codes: set[str]) -> bool:
     )
 
 
+def _van_balances(technician_id: uuid.UUID, ids: set[uuid.UUID] | None = None) -> Any:
+    """The technician's own van stock (balances of their van location)."""
+    stmt = (
+        select(StockBalance)
+        .join(StockLocation, StockLocation.id == StockBalance.location_id)
+        .where(StockLocation.technician_id == technician_id)
+    )
+    return stmt if ids is None else stmt.where(StockBalance.id.in_(ids))
+
+
 def _catalogue(db_session: Session, changes: Changes, technician_id: uuid.UUID) -> None:
     """Every active catalogue row and the technician's KB articles, as created."""
     for table in CATALOGUE:
@@ -290,6 +301,9 @@ def _catalogue(db_session: Session, changes: Changes, technician_id: uuid.UUID) 
             model = MODELS[table]
             for row in db_session.scalars(select(model).where(model.active.is_(True))):
                 changes.put(table, "created", row)
+    if changes.wants("van_stock"):
+        for balance in db_session.scalars(_van_balances(technician_id)):
+            changes.put("van_stock", "created", balance)
     if changes.wants("kb_articles"):
         codes = _skill_codes(db_session, technician_id)
         for article in db_session.scalars(select(KbArticle).where(KbArticle.published.is_(True))):
@@ -482,6 +496,12 @@ def incremental(
                 changes.delete(table, row.id)
     if changes.wants("kb_articles"):
         _kb_changes(db_session, changes, technician_id, log, arrived_bucket)
+    van_ids = {row_id for (t, row_id) in log if t == "van_stock"}
+    if van_ids and changes.wants("van_stock"):
+        for balance in db_session.scalars(_van_balances(technician_id, van_ids)):
+            # The server makes these rows, never a device: a new one is new everywhere.
+            new = any(e.op == "insert" for e in log[("van_stock", balance.id)])
+            changes.put("van_stock", "created" if new else "updated", balance)
     return changes
 
 

@@ -17,6 +17,7 @@ from server.db import utcnow
 from server.equipment.models import Equipment
 from server.errors import DomainError
 from server.parts.models import Part
+from server.stock.service import consume_from_field
 from server.sync import changelog
 from server.sync.models import SyncChange, SyncConflict, SyncCounter, SyncScopeExit
 from server.sync.wire import MODELS, from_ms, from_wire, to_wire
@@ -235,6 +236,9 @@ class SqlStore:
         self.s.add(obj)
         # No flush per row: a push's inserts go out together at the next flush.
         self._cache[(table, obj.id)] = obj
+        if table == "part_usages":
+            # Same transaction as the usage row: the ledger and the record land together.
+            consume_from_field(self.s, usage=obj)
 
     def _geofence(self, check_in: Any) -> None:
         order = self.s.get(WorkOrder, check_in.work_order_id)

@@ -16,6 +16,7 @@ from server.equipment.models import Equipment
 from server.field.models import CheckIn, StatusEvent, WorkOrderNote, WorkOrderPhoto
 from server.kb.models import KbArticle
 from server.parts.models import Part, PartUsage
+from server.stock.models import StockBalance
 from server.work_orders.models import WorkOrder
 from sync.policy import POLICIES, ColumnType
 
@@ -32,6 +33,7 @@ MODELS: dict[str, type[Any]] = {
     "work_order_photos": WorkOrderPhoto,
     "checklist_templates": ChecklistTemplate,
     "kb_articles": KbArticle,
+    "van_stock": StockBalance,
 }
 # Columns that hold ids of other rows: parsed as UUIDs when a device writes them.
 ID_COLUMNS = {

@@ -518,11 +518,11 @@ def test_app_declaring_updated_at_gets_no_conflict_log_noise(scenario: Scenario)
 def test_app_upgrade_migrates_and_the_migration_sync_fills_new_tables(scenario: Scenario) -> None:
     """(12) Schema 1 -> 2 with WatermelonDB migrations: new tables filled, nothing lost."""
     r = scenario("schema_migration")
-    assert "checklist_templates" not in r["v1_tables"] and "kb_articles" not in r["v1_tables"]
+    assert not {"checklist_templates", "kb_articles", "van_stock"} & set(r["v1_tables"])
     assert r["v2_schema_version"] == 2
     assert r["migration"] == {
         "from": 1,
-        "tables": ["checklist_templates", "kb_articles"],
+        "tables": ["checklist_templates", "kb_articles", "van_stock"],
         "columns": [{"table": "work_orders", "columns": ["checklist_template_id", "due_at"]}],
     }
     # Every active template arrives as created; the demo data has some.

@@ -90,6 +90,7 @@ const ADDED_V2 = {
       s('title'), s('body'), s('skill_codes'), s('equipment_models'), s('tags'),
       ts('updated_at'),
     ],
+    van_stock: [s('part_id'), n('on_hand'), n('reserved'), ts('updated_at')],
   },
   columns: { work_orders: [s('checklist_template_id'), n('due_at')] },
 }

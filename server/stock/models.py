@@ -1,0 +1,169 @@
+"""The spare-parts ledger: stock locations, append-only movements, derived balances.
+
+Every unit is explained by movements (double entry: from one location to another); the
+balance table is a cache of their sums kept in the same transaction, and a check proves
+``on_hand == sum(in) - sum(out)`` at any time. Mistakes are corrected by reversing
+movements, never by editing them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, TenantScoped, Timestamps, UUIDPk, utcnow
+
+# Location kinds. Controlled ones hold real inventory and never go negative (a van only
+# through consumption that already happened offline); the others are the outside world.
+WAREHOUSE, VAN, SITE, TRANSIT, DEFECTIVE, SCRAP = (
+    "warehouse",
+    "van",
+    "site",
+    "transit",
+    "defective",
+    "scrap",
+)
+SUPPLIER, ADJUSTMENT, VENDOR = "supplier", "adjustment", "vendor"
+KINDS = (WAREHOUSE, VAN, SITE, TRANSIT, DEFECTIVE, SCRAP, SUPPLIER, ADJUSTMENT, VENDOR)
+CONTROLLED = frozenset({WAREHOUSE, VAN, TRANSIT, DEFECTIVE, SCRAP})
+# One per tenant, created on first use.
+SINGLETONS = (TRANSIT, DEFECTIVE, SCRAP, SUPPLIER, ADJUSTMENT, VENDOR)
+
+REASONS = (
+    "receipt",
+    "transfer",
+    "reservation",
+    "consumption",
+    "return",
+    "rma",
+    "adjustment",
+    "reversal",
+)
+QUANTITY = Numeric(14, 3)
+
+
+class StockLocation(UUIDPk, TenantScoped, Timestamps, Base):
+    """Where parts are: a warehouse, a technician's van, a customer site, or outside."""
+
+    __tablename__ = "stock_locations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        UniqueConstraint("tenant_id", "technician_id"),
+        UniqueConstraint("tenant_id", "site_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    technician_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("technicians.id", ondelete="RESTRICT")
+    )
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    # A van's home warehouse: where its discrepancies are resolved and returns go.
+    warehouse_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="SET NULL")
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class StockMovement(UUIDPk, TenantScoped, Base):
+    """One posting: ``quantity`` of a part from one location to another. Never edited."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        Index("ix_stock_movements_part_time", "tenant_id", "part_id", "recorded_at"),
+        Index("ix_stock_movements_from", "from_location_id", "part_id"),
+        Index("ix_stock_movements_to", "to_location_id", "part_id"),
+        UniqueConstraint("reverses_id"),
+        UniqueConstraint("part_usage_id"),
+    )
+
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="RESTRICT"))
+    from_location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT")
+    )
+    to_location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT")
+    )
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
+    serial_numbers: Mapped[list[Any]] = mapped_column(default=list)
+    reason: Mapped[str] = mapped_column(String(16))
+    work_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="RESTRICT"), index=True
+    )
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("stock_movements.id", ondelete="RESTRICT")
+    )
+    # The synced parts-usage row this consumption came from: a replay posts nothing twice.
+    part_usage_id: Mapped[uuid.UUID | None]
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(8), default="api")  # api | sync | system
+    note: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StockBalance(UUIDPk, TenantScoped, Base):
+    """On hand and reserved of one part at one location: the sums of the ledger, cached."""
+
+    __tablename__ = "stock_balances"
+    __table_args__ = (UniqueConstraint("location_id", "part_id"),)
+
+    location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT")
+    )
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="RESTRICT"))
+    on_hand: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    reserved: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SerialUnit(TenantScoped, Base):
+    """Where one serial number of a serialised part is now (its history is the ledger)."""
+
+    __tablename__ = "serial_units"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    part_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("parts.id", ondelete="RESTRICT"), primary_key=True
+    )
+    serial: Mapped[str] = mapped_column(String(100), primary_key=True)
+    location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT"), index=True
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StockDiscrepancy(UUIDPk, TenantScoped, Base):
+    """Something the field recorded that the books did not expect, for the warehouse to settle.
+
+    The technician's record is the truth of what was used: the posting is accepted and this
+    row asks a person to find out why (unrecorded transfer, miscount, wrong serial).
+    """
+
+    __tablename__ = "stock_discrepancies"
+
+    location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT"), index=True
+    )
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="RESTRICT"))
+    movement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_movements.id", ondelete="RESTRICT")
+    )
+    kind: Mapped[str] = mapped_column(String(24))  # negative_stock | serial_elsewhere
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | resolved
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    resolved_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
