@@ -152,6 +152,10 @@ class SolveOptions:
     warm_start: bool = True
     # Distance only, vehicles free (benchmarks under the DIMACS convention).
     objective: str = "field"
+    # First plan: "regret" (dispatch/construct.py, numpy, then our iterated local search on
+    # OR-Tools' fast model), "ortools" (its own construction and search, the old path), or
+    # "auto": regret for field problems, ortools for the distance objective (Solomon).
+    construction: str = "auto"
 
 
 class UnassignedReason(StrEnum):

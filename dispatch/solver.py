@@ -3,10 +3,19 @@
 One routing vehicle per technician per shift, so shifts, per-day job and hour limits and
 multi-day splitting fall out of the model; the time dimension runs on one absolute axis
 (problem seconds), so precedence between days is a plain inequality.
+
+Field problems (SolveOptions.construction "auto"/"regret") start from our own regret
+insertion (dispatch/construct.py), improve it on a "fast" copy of the model without soft
+time bounds (iterated local search: OR-Tools' unchecked descent, our ruin and recreate),
+read the result into the full model and polish it there briefly. The distance objective
+(Solomon) keeps OR-Tools' own construction and iterated local search, which do better
+there. A budget too short for OR-Tools returns the constructed plan itself.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +24,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from dispatch.construct import Construction, construct, drop_penalty
 from dispatch.explain import (
     dropped_reason,
     earliest_start,
@@ -24,7 +34,6 @@ from dispatch.explain import (
 )
 from dispatch.model import (
     PRIORITY_WEIGHT,
-    Job,
     Kpis,
     Plan,
     Problem,
@@ -39,6 +48,22 @@ from dispatch.model import (
 from geo.points import Point
 from geo.travel import TravelTimeProvider
 
+log = logging.getLogger(__name__)
+# Reading a plan into the full model: 1-3 ms per node, depending on the load.
+READ_S_PER_NODE = 0.002
+# Visits taken out per round of our iterated local search on the fast model, and jobs
+# from outside the plan offered with them (tuned on 50x500 at 20 s: 3-12 and 20 reached
+# 74.9M against 75.3M for 5-30 and 10, and 75.5M without any rounds).
+RUIN_MIN, RUIN_MAX = 3, 12
+RUIN_EXTRA = 20
+# Building the full model and reading a plan into it, per node, with room to spare; and
+# the construction (1,000 jobs: ~1 s on a loaded machine).
+OR_TOOLS_S_PER_NODE = 0.0025
+CONSTRUCT_S_PER_NODE = 0.0015
+# Checking routes with the construction's schedule and building a plan from them.
+VALIDATE_S_PER_NODE = 0.0006
+# The part of the budget the full model gets at the end to put soft costs back.
+POLISH_SHARE = 0.05
 ProgressFn = Callable[[float, int | None], None]
 BIG = 2**40
 DEFAULT_OPTIONS = SolveOptions()
@@ -72,6 +97,8 @@ class _Model:
     distances: np.ndarray
     unassigned: list[Unassigned]
     eligible_leads: dict[int, tuple[int, ...]]
+    # Matrices as nested lists for OR-Tools, converted once per model (see _lists).
+    lists: dict[str, list[list[int]]] = field(default_factory=dict)
 
 
 def validate(problem: Problem) -> None:
@@ -198,8 +225,41 @@ class _Routing:
     groups: dict[int, list[int]]
 
 
-def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool) -> _Routing:
-    """The OR-Tools model; `defer_coupled` leaves crews and multi-day jobs out entirely."""
+def _lists(model: _Model, options: SolveOptions) -> tuple[list[list[int]], list[list[int]]]:
+    """Arc costs and time transits as nested lists, built once however many models use them.
+
+    tolist() of a 1,200-node matrix takes ~70 ms; the fast and the full model and the work
+    dimension all read the same two.
+    """
+    if not model.lists:
+        n_total = len(model.nodes) + 2 * len(model.vehicles)
+        service = np.zeros(n_total, dtype=np.int64)
+        service[: len(model.nodes)] = [n.duration for n in model.nodes]
+        model.lists["cost"] = _cost_matrix(model, options).tolist()
+        model.lists["transit"] = (model.durations + service[:, None]).tolist()
+    return model.lists["cost"], model.lists["transit"]
+
+
+def _routing_model(
+    model: _Model,
+    options: SolveOptions,
+    *,
+    defer_coupled: bool,
+    fast: bool = False,
+    sla_caps: dict[int, int] | None = None,
+    fixed: dict[int, tuple[int, int]] | None = None,
+) -> _Routing:
+    """The OR-Tools model; `defer_coupled` leaves crews and multi-day jobs out entirely.
+
+    `fast` states SLA deadlines and overtime without soft bounds: any soft bound on the
+    time dimension makes OR-Tools solve a small LP for every route a move touches, which
+    cut local search on 50x500 from ~160 moves/s to ~5. Instead a deadline becomes a hard
+    cap (`sla_caps`: node -> latest start, the job's current start if that is later) and
+    the day ends at shift end; the full model puts the costs back for a final polish.
+    Crew and multi-day nodes the construction placed (`fixed`: node -> vehicle, start)
+    stay exactly there, so unchecked local search cannot break what ties them together.
+    """
+    fixed = fixed or {}
     problem = model.problem
     n_nodes, n_veh = len(model.nodes), len(model.vehicles)
     starts = [n_nodes + v for v in range(n_veh)]
@@ -211,13 +271,10 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
 
     service = np.zeros(n_nodes + 2 * n_veh, dtype=np.int64)
     service[:n_nodes] = [n.duration for n in model.nodes]
-    travel_cost = model.distances if options.objective == "distance" else model.durations
-    cost_cb = routing.RegisterTransitMatrix(
-        (travel_cost * (1 if options.objective == "distance" else w.travel_per_s)).tolist()
-    )
+    cost_list, transit_list = _lists(model, options)
+    cost_cb = routing.RegisterTransitMatrix(cost_list)
     routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
-    transit = model.durations + service[:, None]
-    time_cb = routing.RegisterTransitMatrix(transit.tolist())
+    time_cb = routing.RegisterTransitMatrix(transit_list)
     horizon = max(v.shift.end + v.shift.max_overtime_s for v in model.vehicles)
     horizon = max(horizon, max((j.locked_start_s or 0) for j in problem.jobs) + 1)
     routing.AddDimension(time_cb, horizon + 1, horizon + 1, False, "time")
@@ -226,9 +283,9 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
     for vi, veh in enumerate(model.vehicles):
         tdim.CumulVar(routing.Start(vi)).SetRange(veh.earliest, veh.shift.end)
         tdim.CumulVar(routing.End(vi)).SetRange(
-            veh.earliest, veh.shift.end + veh.shift.max_overtime_s
+            veh.earliest, veh.shift.end + (0 if fast else veh.shift.max_overtime_s)
         )
-        if veh.shift.max_overtime_s and options.objective != "distance":
+        if veh.shift.max_overtime_s and options.objective != "distance" and not fast:
             tdim.SetCumulVarSoftUpperBound(routing.End(vi), veh.shift.end, w.overtime_per_s)
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(vi)))
 
@@ -242,7 +299,10 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
         if len(node.allowed) < n_veh:
             routing.VehicleVar(index).SetValues([-1, *node.allowed])
         cumul = tdim.CumulVar(index)
-        if job.locked_start_s is not None and node.part == 0:
+        if ni in fixed:
+            routing.VehicleVar(index).SetValues([-1, fixed[ni][0]])
+            cumul.SetRange(fixed[ni][1], fixed[ni][1])
+        elif job.locked_start_s is not None and node.part == 0:
             cumul.SetRange(job.locked_start_s, job.locked_start_s)
         elif job.windows and node.part == 0:
             spans = sorted((win.start, win.end) for win in job.windows)
@@ -252,7 +312,11 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
                 if s > reach + 1:
                     cumul.RemoveInterval(reach + 1, s - 1)
                 reach = max(reach, e)
-        if job.due_s is not None and options.objective != "distance" and node.role == "lead":
+        if fast:
+            # A deadline no start can meet caps nothing (an empty domain fails the model).
+            if sla_caps and ni in sla_caps and sla_caps[ni] >= cumul.Min():
+                cumul.SetMax(sla_caps[ni])
+        elif job.due_s is not None and options.objective != "distance" and node.role == "lead":
             if node.part == node.parts - 1:
                 tdim.SetCumulVarSoftUpperBound(
                     index, max(0, job.due_s - node.duration), w.lateness_per_s
@@ -263,10 +327,14 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
     tech_of_vehicle = [-1] + vehicle_tech
     for ji, members in groups.items():
         job = problem.jobs[ji]
-        penalty = _drop_penalty(job, w.drop_base) if options.objective != "distance" else BIG
+        penalty = drop_penalty(job, w.drop_base) if options.objective != "distance" else BIG
         share = max(1, penalty // len(members))
         for ni in members:
-            routing.AddDisjunction([manager.NodeToIndex(ni)], share)
+            # Unchecked search cannot see that members come and go together; make dropping
+            # one of a placed crew dearer than anything else it could gain.
+            routing.AddDisjunction(
+                [manager.NodeToIndex(ni)], BIG if fast and ni in fixed else share
+            )
         if len(members) == 1:
             continue
         head = manager.NodeToIndex(members[0])
@@ -288,7 +356,7 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
             b = solver.Element(tech_of_vehicle, (routing.VehicleVar(nxt) + 1).Var())
             solver.Add(a == b)
 
-    _add_capacities(routing, manager, model, service, transit, options)
+    _add_capacities(routing, manager, model, time_cb, options)
     _add_breaks(routing, manager, model, tdim, service)
     _add_stability(routing, manager, model)
 
@@ -296,9 +364,12 @@ def _routing_model(model: _Model, options: SolveOptions, *, defer_coupled: bool)
         # Construction heuristics insert one node at a time; nodes that must be active
         # together make them backtrack for ever, so the first plan is built without them.
         for members in groups.values():
-            if len(members) > 1:
+            if len(members) > 1 and members[0] not in fixed:
                 for ni in members:
                     routing.ActiveVar(manager.NodeToIndex(ni)).SetValue(0)
+                    if fast:
+                        # Unchecked local search reads the vehicle domains, not this.
+                        routing.VehicleVar(manager.NodeToIndex(ni)).SetValue(-1)
     return _Routing(manager, routing, tdim, groups)
 
 
@@ -311,17 +382,55 @@ def solve(
     """Plan as many jobs as possible at the least cost, never past the time budget."""
     if not (0 < options.time_limit_s <= 3600):
         raise ProblemError("time limit must be more than 0 and at most 3600 s", "time_limit_s")
+    if options.construction not in ("regret", "ortools", "auto"):
+        raise ProblemError("construction must be regret, ortools or auto", "construction")
     t0 = time.monotonic()
     model = _build(problem, travel)
+    _dbg("build", t0)
     if not model.nodes or not model.vehicles:
         dropped = _drop_all(model)
         return _plan(model, [], dropped, 0, "empty", time.monotonic() - t0, 0)
 
     n_nodes = len(model.nodes)
-    main = _routing_model(model, options, defer_coupled=False)
-    manager, routing, tdim, groups = main.manager, main.routing, main.tdim, main.groups
-    params = _search_parameters(options, n_nodes)
     deadline = _Deadline(options.time_limit_s - (time.monotonic() - t0), progress)
+    groups: dict[int, list[int]] = {}
+    for ni, node in enumerate(model.nodes):
+        groups.setdefault(node.job, []).append(ni)
+    coupled = [ji for ji, members in groups.items() if len(members) > 1]
+    initial = _initial_routes(model) if options.warm_start else None
+    temperature = _temperature(model, options)
+    built: Construction | None = None
+    built_at = 0.0
+    if _use_regret(options):
+        ortools_s = OR_TOOLS_S_PER_NODE * n_nodes
+        # When the budget cannot hold both the construction and OR-Tools (building its
+        # model and reading a plan into it), the construction gets all of it.
+        only = deadline.deadline - time.monotonic() < ortools_s + CONSTRUCT_S_PER_NODE * n_nodes
+        built = construct(
+            problem,
+            model.nodes,
+            model.vehicles,
+            model.durations,
+            _cost_matrix(model, options),
+            field=options.objective != "distance",
+            skip={ni for ji in coupled for ni in groups[ji]},
+            groups=[groups[ji] for ji in coupled],
+            initial=initial,
+            # Stop early rather than overrun: what is placed by then is a valid plan.
+            deadline=deadline.deadline - (0.05 * deadline.budget if only else ortools_s),
+        )
+        built_at = time.monotonic() - t0
+        _dbg(f"construct {sum(map(len, built.routes))} fixed {len(built.fixed)}", t0)
+        if only or deadline.deadline - time.monotonic() < ortools_s:
+            return _constructed_plan(model, built, options, t0, built_at)
+    # Crews the construction placed keep their day and start in every model: the route
+    # schedulers work one route at a time and would otherwise search for a common start.
+    main = _routing_model(
+        model, options, defer_coupled=False, fixed=built.fixed if built is not None else None
+    )
+    _dbg("routing", t0)
+    manager, routing, tdim = main.manager, main.routing, main.tdim
+    params = _search_parameters(options, n_nodes)
     solutions = [0]
     first: list[float] = []
 
@@ -340,15 +449,20 @@ def solve(
     params.time_limit.FromMilliseconds(max(1, int((deadline.deadline - time.monotonic()) * 1000)))
 
     assignment = None
-    coupled = [ji for ji, members in groups.items() if len(members) > 1]
     start = None
-    if options.warm_start:
-        initial = _initial_routes(model, manager)
+    if built is not None:
+        start, tried = _constructed_start(
+            model, options, main, built, coupled, deadline, temperature
+        )
+        if start is None:
+            checked = _validated(model, options, tried, built)
+            return _constructed_plan(model, checked, options, t0, built_at)
+        # The read may have reported a solution already; the plan existed earlier.
+        first[:] = [built_at]
+    elif initial is not None and sum(map(len, initial)) >= 0.9 * len(groups):
         # A warm start only pays when the current plan covers most jobs: local search
         # inserts missing jobs one move at a time, far slower than a fresh construction.
-        if sum(map(len, initial)) >= 0.9 * len(groups):
-            start = routing.ReadAssignmentFromRoutes(initial, True)
-    temperature = _temperature(model, options)
+        start = routing.ReadAssignmentFromRoutes(_indexes(manager, initial), True)
     if start is None and coupled:
         # Crews and multi-day jobs: plan everything else first (a third of the budget), place
         # each group explicitly (checked by the full model), then improve the whole plan.
@@ -359,24 +473,26 @@ def solve(
         remaining = deadline.deadline - time.monotonic()
         # Leave most of the budget for placing the groups and improving the whole plan.
         first_params.time_limit.FromMilliseconds(max(1, int(remaining * 350)))
-        built = pre.routing.SolveWithIteratedLocalSearch(first_params)
-        if built is None and time.monotonic() < deadline.deadline:
+        prebuilt = pre.routing.SolveWithIteratedLocalSearch(first_params)
+        if prebuilt is None and time.monotonic() < deadline.deadline:
             # No plan yet after a third of the budget (large days): settle for the first
             # construction, with all the time that is left, rather than give up early.
-            construct = _search_parameters(options, n_nodes)
-            construct.solution_limit = 1
+            once = _search_parameters(options, n_nodes)
+            once.solution_limit = 1
             # Construction heuristics look at the clock rarely; aim a little early.
-            construct.time_limit.FromMilliseconds(
+            once.time_limit.FromMilliseconds(
                 max(1, int((deadline.deadline - time.monotonic()) * 900))
             )
-            built = pre.routing.SolveWithParameters(construct)
-        if built is not None:
-            built_routes = _routes_of(pre.routing, built, len(model.vehicles))
-            start = routing.ReadAssignmentFromRoutes(built_routes, True)
-    if start is not None and coupled:
-        start = _place_groups(model, routing, manager, start, groups, coupled, deadline) or start
+            prebuilt = pre.routing.SolveWithParameters(once)
+        if prebuilt is not None:
+            prebuilt_routes = _routes_of(pre.routing, prebuilt, len(model.vehicles))
+            start = routing.ReadAssignmentFromRoutes(prebuilt_routes, True)
+        if start is not None:
+            start = (
+                _place_groups(model, routing, manager, start, groups, coupled, deadline) or start
+            )
     if start is not None:
-        if time.monotonic() < deadline.deadline:
+        if time.monotonic() < deadline.deadline - 0.02 * deadline.budget:
             params.time_limit.FromMilliseconds(
                 max(1, int((deadline.deadline - time.monotonic()) * 1000))
             )
@@ -389,6 +505,7 @@ def solve(
         assignment = routing.SolveWithIteratedLocalSearch(ils_params)
     # else: the budget ran out before any plan existed; say so rather than overrun it.
     elapsed = time.monotonic() - t0
+    _dbg("solved", t0)
     if assignment is None:
         late = [
             Unassigned(
@@ -415,6 +532,241 @@ def solve(
     )
 
 
+def _use_regret(options: SolveOptions) -> bool:
+    """Our construction, unless asked otherwise (see SolveOptions.construction)."""
+    if options.construction == "auto":
+        return options.objective != "distance"
+    return options.construction == "regret"
+
+
+def _constructed_start(
+    model: _Model,
+    options: SolveOptions,
+    main: _Routing,
+    built: Construction,
+    coupled: list[int],
+    deadline: _Deadline,
+    temperature: float,
+) -> tuple[pywrapcp.Assignment | None, list[list[int]]]:
+    """The constructed routes, improved on the fast model, read into the full model.
+
+    Also returns the routes it tried to read, for the caller to fall back on when the
+    read fails (its time is hard to predict on a loaded machine: 1-3 s at 1,000 jobs).
+    """
+    unplaced = {ni for ji in coupled for ni in main.groups[ji]} - set(built.fixed)
+    # Reading the plan into the full model takes time of its own (~1 s at 1,000 jobs), and
+    # the full model's polish puts lateness and overtime costs back.
+    reserve = READ_S_PER_NODE * len(model.nodes) + POLISH_SHARE * deadline.budget
+    fast_until = deadline.deadline - reserve
+    routes = built.routes
+    if fast_until - time.monotonic() > 0.05 * deadline.budget:
+        routes = _improve_fast(model, options, built, unplaced, fast_until, temperature) or routes
+        _dbg("fast solve", deadline.t0)
+    # The read is a search that the deadline interrupts; stop it early enough to check
+    # the routes ourselves and build the plan from them instead.
+    saved = deadline.deadline
+    deadline.deadline -= VALIDATE_S_PER_NODE * len(model.nodes)
+    try:
+        start = main.routing.ReadAssignmentFromRoutes(_indexes(main.manager, routes), True)
+    finally:
+        deadline.deadline = saved
+    _dbg(f"read ok={start is not None}", deadline.t0)
+    return start, routes
+
+
+def _validated(
+    model: _Model, options: SolveOptions, routes: list[list[int]], built: Construction
+) -> Construction:
+    """Routes re-checked by the construction's exact schedule; what does not fit is out.
+
+    Unchecked local search answers are trusted only after this (or after OR-Tools read
+    them). A crew or multi-day job missing a member goes out whole.
+    """
+    keep = {ni: at for ni, (_, at) in built.fixed.items()}
+    jobs = model.problem.jobs
+    skip = {
+        ni for ni, node in enumerate(model.nodes) if node.parts > 1 or jobs[node.job].crew_size > 1
+    }
+    for _ in range(3):
+        checked = construct(
+            model.problem,
+            model.nodes,
+            model.vehicles,
+            model.durations,
+            _cost_matrix(model, options),
+            field=options.objective != "distance",
+            skip=skip,
+            initial=routes,
+            keep=keep,
+            only=(),
+        )
+        present = {ni for r in checked.routes for ni in r}
+        broken = {model.nodes[ni].job for ni in keep if ni not in present}
+        if not broken:
+            return checked
+        routes = [[ni for ni in r if model.nodes[ni].job not in broken] for r in checked.routes]
+        keep = {ni: at for ni, at in keep.items() if model.nodes[ni].job not in broken}
+    return construct(
+        model.problem,
+        model.nodes,
+        model.vehicles,
+        model.durations,
+        _cost_matrix(model, options),
+        field=options.objective != "distance",
+        skip=skip | set(keep),
+        initial=routes,
+        only=(),
+    )
+
+
+def _improve_fast(
+    model: _Model,
+    options: SolveOptions,
+    built: Construction,
+    skip: set[int],
+    until: float,
+    temperature: float,
+) -> list[list[int]] | None:
+    """Iterated local search from the constructed routes on the fast model, until `until`.
+
+    OR-Tools' unchecked local search (filters only, no propagation) makes many more moves
+    per second but stops at the first local optimum (~4 s at 500 jobs) and cannot start
+    from a perturbed plan by itself; so the loop is ours: ruin the jobs around a random
+    visit, re-insert with the construction, descend again, keep the better plan. The
+    result is checked when it is read into the full model.
+    """
+    caps = _sla_caps(model, built.starts) if options.objective != "distance" else {}
+    fast = _routing_model(
+        model, options, defer_coupled=True, fast=True, sla_caps=caps, fixed=built.fixed
+    )
+    routing, manager = fast.routing, fast.manager
+    params = _search_parameters(options, len(model.nodes), iterated=True, temperature=temperature)
+    routing.CloseModelWithParameters(params)
+
+    def descend(routes: list[list[int]]) -> tuple[list[list[int]], int] | None:
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            return None
+        # Next values are all unchecked search needs; ReadAssignmentFromRoutes would also
+        # fix every time and break by a search of its own (18 s at 1,000 jobs, no LP).
+        start = routing.solver().Assignment()
+        nexts: dict[int, int] = {}
+        owner: dict[int, int] = {}
+        for vi, route in enumerate(routes):
+            seq = [routing.Start(vi), *(manager.NodeToIndex(ni) for ni in route), routing.End(vi)]
+            nexts.update(zip(seq, seq[1:], strict=False))
+            owner.update((index, vi) for index in seq)
+        for index in range(routing.Size()):
+            var = routing.NextVar(index)
+            start.Add(var)
+            start.SetValue(var, nexts.get(index, index))
+        # Vehicle-dependent costs (the stability term) make the operators read these too.
+        for index in range(routing.Size() + routing.vehicles()):
+            var = routing.VehicleVar(index)
+            start.Add(var)
+            start.SetValue(var, owner.get(index, -1))
+        start.AddObjective(routing.CostVar())
+        params.time_limit.FromMilliseconds(max(1, int(remaining * 1000)))
+        better = routing.FastSolveFromAssignmentWithParameters(start, params, False)
+        if better is None:
+            return None
+        # Only the order is taken (times are the full model's business), and nothing of a
+        # crew or multi-day job the construction did not place.
+        out = [
+            [ni for ni in map(manager.IndexToNode, _route_indexes(routing, better, vi))]
+            for vi in range(len(model.vehicles))
+        ]
+        out = [[ni for ni in r if ni not in skip] for r in out]
+        # A placed group comes back whole or not at all (the full model drops it then).
+        present = {ni for r in out for ni in r}
+        broken = {model.nodes[ni].job for ni in built.fixed if ni not in present}
+        out = [[ni for ni in r if model.nodes[ni].job not in broken] for r in out]
+        return out, int(better.ObjectiveValue())
+
+    found = descend(built.routes)
+    if found is None:
+        return None
+    best, best_cost = found
+    rng = random.Random(options.seed)
+    coupled = skip | set(built.fixed)
+    rounds = 0
+    while time.monotonic() < until - 0.05:
+        rounds += 1
+        present = {ni for r in best for ni in r}
+        keep = {ni: at for ni, (_, at) in built.fixed.items() if ni in present}
+        ruined = _ruin(model, best, rng, set(keep))
+        gone = present - {ni for r in ruined for ni in r}
+        # Re-insert what was taken out and a few jobs from outside the plan, no more: a
+        # full reconstruction lands far from the optimum the descent found.
+        outside = [ni for ni in range(len(model.nodes)) if ni not in present and ni not in coupled]
+        extra = rng.sample(outside, min(len(outside), RUIN_EXTRA))
+        rebuilt = construct(
+            model.problem,
+            model.nodes,
+            model.vehicles,
+            model.durations,
+            _cost_matrix(model, options),
+            field=options.objective != "distance",
+            skip=coupled,
+            initial=ruined,
+            keep=keep,
+            latest=caps,
+            only=gone | set(extra),
+            deadline=until,
+        )
+        found = descend(rebuilt.routes)
+        if found is not None and found[1] < best_cost:
+            best, best_cost = found
+    log.debug("fast model: %d ruin-and-recreate rounds, cost %d", rounds, best_cost)
+    return best
+
+
+def _ruin(
+    model: _Model, routes: list[list[int]], rng: random.Random, keep: set[int]
+) -> list[list[int]]:
+    """Take out a handful of visits around a random one (neighbours by drive time)."""
+    visited = np.array([ni for r in routes for ni in r if ni not in keep], dtype=np.int64)
+    if not len(visited):
+        return routes
+    seed = int(visited[rng.randrange(len(visited))])
+    k = rng.randint(RUIN_MIN, max(RUIN_MIN, min(RUIN_MAX, len(visited) // 8)))
+    near = visited[np.argsort(model.durations[seed, visited], kind="stable")[:k]]
+    gone = set(near.tolist())
+    return [[ni for ni in r if ni not in gone] for r in routes]
+
+
+def _indexes(manager: pywrapcp.RoutingIndexManager, routes: list[list[int]]) -> list[list[int]]:
+    return [[manager.NodeToIndex(ni) for ni in r] for r in routes]
+
+
+def _sla_caps(model: _Model, starts: dict[int, int]) -> dict[int, int]:
+    """Latest start per SLA node for the fast model: its deadline, or later if already late.
+
+    Only jobs in the constructed plan are capped; capping the others too (so the fast
+    search never buys a job with lateness it cannot see) cost 0.8M of objective and 3 h
+    more lateness on 50x500 at 20 s: jobs it could not take on time went to worse places.
+    """
+    caps: dict[int, int] = {}
+    for ni, start in starts.items():
+        node = model.nodes[ni]
+        job = model.problem.jobs[node.job]
+        if job.due_s is not None and node.role == "lead" and node.part == node.parts - 1:
+            caps[ni] = max(job.due_s - node.duration, start)
+    return caps
+
+
+def _dbg(what: str, t0: float) -> None:
+    """Phase timings for benchmark diagnosis (logging level DEBUG)."""
+    log.debug("%s at %.2f s", what, time.monotonic() - t0)
+
+
+def _cost_matrix(model: _Model, options: SolveOptions) -> np.ndarray:
+    """What one arc costs in the objective: distance, or drive seconds times their weight."""
+    if options.objective == "distance":
+        return model.distances
+    return model.durations * model.problem.weights.travel_per_s
+
+
 def _routes_of(
     routing: pywrapcp.RoutingModel, assignment: pywrapcp.Assignment, n_veh: int
 ) -> list[list[int]]:
@@ -434,7 +786,7 @@ def _place_groups(
     routes = _routes_of(routing, assignment, len(model.vehicles))
     placed = {i for r in routes for i in r}
     jobs = model.problem.jobs
-    order = sorted(coupled, key=lambda ji: -_drop_penalty(jobs[ji], 1))
+    order = sorted(coupled, key=lambda ji: -drop_penalty(jobs[ji], 1))
     changed = False
     slowest = 0.0
     for ji in order:
@@ -529,24 +881,17 @@ def _group_trials(
     return trials[:24]
 
 
-def _drop_penalty(job: Job, base: int) -> int:
-    """Priority first; an SLA deadline makes a job dearer to drop."""
-    factor = PRIORITY_WEIGHT[job.priority] * (2 if job.due_s is not None else 1)
-    return base * factor
-
-
 def _add_capacities(
     routing: pywrapcp.RoutingModel,
     manager: pywrapcp.RoutingIndexManager,
     model: _Model,
-    service: np.ndarray,
-    transit: np.ndarray,
+    transit_cb: int,
     options: SolveOptions,
 ) -> None:
     """Load, jobs per day and work per day; plus the fair-share balance term."""
     techs = model.problem.technicians
     vehicles = model.vehicles
-    n_total = len(service)
+    n_total = len(model.nodes) + 2 * len(vehicles)
     if any(techs[v.tech].capacity is not None for v in vehicles):
         demand = [0] * n_total
         for ni, node in enumerate(model.nodes):
@@ -562,9 +907,9 @@ def _add_capacities(
     w = model.problem.weights
     balance = options.objective != "distance" and w.balance_per_s > 0 and len(vehicles) > 1
     if balance or any(techs[v.tech].max_work_s_per_day is not None for v in vehicles):
-        cb = routing.RegisterTransitMatrix(transit.tolist())
+        # Work is drive plus service, the time dimension's own transit: same callback.
         caps = [techs[v.tech].max_work_s_per_day or BIG for v in vehicles]
-        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "work")
+        routing.AddDimensionWithVehicleCapacity(transit_cb, 0, caps, True, "work")
         if balance:
             work = routing.GetDimensionOrDie("work")
             total = sum(n.duration for n in model.nodes)
@@ -720,8 +1065,8 @@ def _temperature(model: _Model, options: SolveOptions) -> float:
     return float(max(10.0, 0.5 * np.median(block.min(axis=1))))
 
 
-def _initial_routes(model: _Model, manager: pywrapcp.RoutingIndexManager) -> list[list[int]]:
-    """Today's plan as routes, for a warm start: each planned job on its current day."""
+def _initial_routes(model: _Model) -> list[list[int]]:
+    """Today's plan as node lists, for a warm start: each planned job on its current day."""
     jobs = model.problem.jobs
     techs = model.problem.technicians
     routes: list[list[tuple[int, int]]] = [[] for _ in model.vehicles]
@@ -737,9 +1082,9 @@ def _initial_routes(model: _Model, manager: pywrapcp.RoutingIndexManager) -> lis
                 and veh.shift.start <= job.current_start_s < veh.shift.end
                 and vi in node.allowed
             ):
-                routes[vi].append((job.current_start_s, manager.NodeToIndex(ni)))
+                routes[vi].append((job.current_start_s, ni))
                 break
-    return [[idx for _, idx in sorted(r)] for r in routes]
+    return [[ni for _, ni in sorted(r)] for r in routes]
 
 
 def _read_routes(
@@ -883,6 +1228,81 @@ def _route_indexes(
         out.append(index)
         index = assignment.Value(routing.NextVar(index))
     return out
+
+
+def _constructed_plan(
+    model: _Model, built: Construction, options: SolveOptions, t0: float, built_at: float
+) -> Plan:
+    """The construction's own schedule as the plan, when OR-Tools cannot run in time."""
+    jobs, techs = model.problem.jobs, model.problem.technicians
+    w = model.problem.weights
+    n, n_veh = len(model.nodes), len(model.vehicles)
+    cost = _cost_matrix(model, options)
+    routes: list[Route] = []
+    objective = 0
+    for vi, nodes in enumerate(built.routes):
+        if not nodes:
+            continue
+        veh = model.vehicles[vi]
+        tid = techs[veh.tech].id
+        prev = n + vi
+        visits: list[Visit] = []
+        travel_s = distance = work = late_total = 0
+        for ni in nodes:
+            node = model.nodes[ni]
+            job = jobs[node.job]
+            start = built.starts[ni]
+            leg, dist = int(model.durations[prev, ni]), int(model.distances[prev, ni])
+            objective += int(cost[prev, ni])
+            last = node.part == node.parts - 1 and node.role == "lead"
+            late = max(0, start + node.duration - job.due_s) if job.due_s and last else 0
+            late_total += late
+            visits.append(
+                Visit(
+                    job.id,
+                    tid,
+                    start,
+                    start + node.duration,
+                    leg,
+                    dist,
+                    node.role,
+                    node.part,
+                    node.parts,
+                    late,
+                )
+            )
+            travel_s, distance, work = travel_s + leg, distance + dist, work + node.duration
+            prev = ni
+        home = n + n_veh + vi
+        travel_s += int(model.durations[prev, home])
+        distance += int(model.distances[prev, home])
+        objective += int(cost[prev, home])
+        if options.objective != "distance":
+            objective += w.lateness_per_s * late_total
+        routes.append(
+            Route(
+                tid,
+                veh.shift.start,
+                veh.shift.end,
+                veh.earliest,
+                built.ends[vi],
+                tuple(visits),
+                tuple(built.pauses[vi]),
+                travel_s,
+                distance,
+                work + travel_s,
+                max(0, built.ends[vi] - veh.shift.end),
+            )
+        )
+    dropped = _explain_dropped(model, routes, None, None, None)
+    by_id = {j.id: j for j in jobs}
+    for u in dropped:
+        job = by_id[u.job_id]
+        objective += drop_penalty(job, w.drop_base) if options.objective != "distance" else BIG
+    elapsed = time.monotonic() - t0
+    return _plan(
+        model, routes, model.unassigned + dropped, objective, "time_limit", elapsed, 1, built_at
+    )
 
 
 def _drop_all(model: _Model) -> list[Unassigned]:

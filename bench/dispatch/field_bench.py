@@ -19,7 +19,9 @@ to the technician. VROOM cannot model crews (it gets the lead only; reported) no
 due times (not encoded; lateness is measured afterwards for both).
 
 Usage: python bench/dispatch/field_bench.py [--sizes 50x500,100x1000] [--budgets 10,30]
-[--reopt-budget 60] [--quick]. Prints a table, writes bench/results/field_bench.json.
+[--reopt-budget 60] [--constructions auto,ortools] [--no-reopt] [--quick]. With several
+constructions (SolveOptions.construction) each runs every budget; the first one is the one
+compared with VROOM and re-optimised. Prints a table, writes bench/results/field_bench.json.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -198,11 +202,19 @@ def solve_vroom(
 
 
 def run_ours(
-    problem: Problem, provider: object, budget: float, seed: int, warm: bool = True
+    problem: Problem,
+    provider: object,
+    budget: float,
+    seed: int,
+    warm: bool = True,
+    construction: str = "auto",
 ) -> tuple[Plan, float]:
     """Our solver at a budget; returns the plan and the wall time around the call."""
     t0 = time.perf_counter()
-    plan = solve(problem, provider, SolveOptions(time_limit_s=budget, seed=seed, warm_start=warm))
+    options = SolveOptions(
+        time_limit_s=budget, seed=seed, warm_start=warm, construction=construction
+    )
+    plan = solve(problem, provider, options)
     return plan, time.perf_counter() - t0
 
 
@@ -236,6 +248,8 @@ def row(
         "travel_h": round(check.travel_s / 3600, 2),
         "lateness_h": round(check.lateness_s / 3600, 2),
         "late_jobs": check.late_jobs,
+        # Two shared cores: other people's test runs slow everything down; note it.
+        "load_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -361,6 +375,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument("--no-crews", action="store_true", help="scenarios without crews")
     ap.add_argument("--quick", action="store_true", help="10x100 only, 5 s budgets")
+    ap.add_argument(
+        "--constructions", default="auto", help="first plans to compare: auto, regret, ortools"
+    )
+    ap.add_argument("--no-reopt", action="store_true", help="skip the in-day re-optimisation")
+    ap.add_argument(
+        "--vroom-cache",
+        default="",
+        help="directory to keep VROOM's plan and time per size and seed (it takes minutes)",
+    )
     args = ap.parse_args(argv)
     sizes = ["10x100"] if args.quick else [s for s in args.sizes.split(",") if s]
     budgets = [5.0] if args.quick else [float(b) for b in args.budgets.split(",") if b]
@@ -372,6 +395,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seed": args.seed,
         "crews": not args.no_crews,
         "vroom": {"exploration_level": 5, "threads": args.vroom_threads},
+        "constructions": args.constructions,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "scenarios": {},
     }
     for size in sizes:
@@ -383,19 +408,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         crew_jobs = frozenset(j.id for j in problem.jobs if j.crew_size > 1)
         crews = len(crew_jobs)
         rows: list[dict[str, Any]] = []
-        vplan, vtime = solve_vroom(problem, provider, threads=args.vroom_threads)
+        vplan, vtime = _vroom_cached(args, size, problem, provider)
         vcheck = check_field_plan(problem, vplan, provider)
         rows.append(row("vroom", None, vtime, vplan, vcheck, ("crew",), crew_jobs))
         equal = max(vtime, 2.0)
         if args.max_equal_s > 0:
             equal = min(equal, args.max_equal_s)
         plans: dict[float, Plan] = {}
-        for budget in [equal, *budgets]:
-            plan, wall = run_ours(problem, provider, budget, args.seed)
-            plans[budget] = plan
-            label = "ours=vroom" if budget == equal else "ours"
-            check = check_field_plan(problem, plan, provider)
-            rows.append(row(label, round(budget, 2), wall, plan, check, (), crew_jobs))
+        constructions = [c for c in args.constructions.split(",") if c]
+        for k, construction in enumerate(constructions):
+            for budget in [equal, *budgets]:
+                plan, wall = run_ours(
+                    problem, provider, budget, args.seed, construction=construction
+                )
+                label = "ours=vroom" if budget == equal else "ours"
+                if len(constructions) > 1:
+                    label += f"/{construction}"
+                if k == 0:
+                    plans[budget] = plan
+                check = check_field_plan(problem, plan, provider)
+                rows.append(row(label, round(budget, 2), wall, plan, check, (), crew_jobs))
         entry: dict[str, Any] = {"jobs": len(problem.jobs), "crews": crews, "rows": rows}
         firsts = [r["first_solution_s"] for r in rows[1:] if r["first_solution_s"] is not None]
         entry["first_feasible_s"] = min(firsts) if firsts else None
@@ -412,7 +444,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             and ours_eq["assigned_excl_crews"] >= rows[0]["assigned_excl_crews"]
             and ours_eq["travel_h"] < rows[0]["travel_h"],
         }
-        if size in ("50x500", "10x100") and (size == "50x500" or args.quick):
+        if not args.no_reopt and size in ("50x500", "10x100") and (size == "50x500" or args.quick):
             base = plans[max(plans)]
             entry["reopt"] = reoptimise(problem, base, provider, reopt_budget, args.seed)
         results["scenarios"][size] = entry
@@ -425,11 +457,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
+def _vroom_cached(
+    args: argparse.Namespace, size: str, problem: Problem, provider: object
+) -> tuple[Plan, float]:
+    """VROOM's answer, from the cache directory when one is given and holds it."""
+    if not args.vroom_cache:
+        return solve_vroom(problem, provider, threads=args.vroom_threads)
+    path = Path(args.vroom_cache) / (
+        f"vroom_{size}_{args.seed}_{args.vroom_threads}t{'_nocrew' if args.no_crews else ''}.pkl"
+    )
+    if path.exists():
+        with path.open("rb") as f:
+            cached: tuple[Plan, float] = pickle.load(f)
+        return cached
+    result = solve_vroom(problem, provider, threads=args.vroom_threads)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump(result, f)
+    return result
+
+
 def _print_scenario(size: str, entry: dict[str, Any]) -> None:
     print(f"\n== {size}: {entry['jobs']} jobs, {entry['crews']} crews (VROOM gets leads only)")
     head = (
         f"{'solver':<11} {'budget':>7} {'time s':>7} {'first s':>8} {'assigned':>8} "
-        f"{'no-crew':>7} {'urgent':>6} {'travel h':>8} {'late h':>7}  checker"
+        f"{'no-crew':>7} {'urgent':>6} {'travel h':>8} {'late h':>7} {'load':>5}  checker"
     )
     print(head)
     for r in entry["rows"]:
@@ -439,10 +491,10 @@ def _print_scenario(size: str, entry: dict[str, Any]) -> None:
         if r["ignored_violations"]:
             verdict += f" (crews not modelled: {r['ignored_violations']})"
         print(
-            f"{r['solver']:<11} {budget:>7} {r['time_s']:>7.1f} {first:>8} "
+            f"{r['solver']:<18} {budget:>7} {r['time_s']:>7.1f} {first:>8} "
             f"{r['jobs_assigned']:>8} {r['assigned_excl_crews']:>7} {r['urgent_assigned']:>6} "
             f"{r['travel_h']:>8.2f} "
-            f"{r['lateness_h']:>7.2f}  {verdict}"
+            f"{r['lateness_h']:>7.2f} {r['load_1m']:>5.2f}  {verdict}"
         )
     first = entry["first_feasible_s"]
     target = entry["target_first_s"]

@@ -136,12 +136,17 @@ def to_problem(inst: VrptwInstance) -> Problem:
     return Problem(jobs=jobs, technicians=techs)
 
 
-def run_ours(inst: VrptwInstance, limit: float, seed: int = SEED) -> dict[str, Any]:
+def run_ours(
+    inst: VrptwInstance, limit: float, seed: int = SEED, construction: str = "auto"
+) -> dict[str, Any]:
     """Our dispatcher, objective=distance, at a wall-clock budget."""
     problem = to_problem(inst)
     travel = DimacsTravel(inst)
     t0 = time.perf_counter()
-    plan = solve(problem, travel, SolveOptions(time_limit_s=limit, seed=seed, objective="distance"))
+    options = SolveOptions(
+        time_limit_s=limit, seed=seed, objective="distance", construction=construction
+    )
+    plan = solve(problem, travel, options)
     wall = time.perf_counter() - t0
     routes = [[int(v.job_id) for v in r.visits] for r in plan.routes]
     return {
@@ -275,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action="store_true", help="6 representative instances at 2 s")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--no-pyvrp", action="store_true")
+    ap.add_argument(
+        "--construction", default="auto", help="SolveOptions.construction: auto, regret, ortools"
+    )
     ap.add_argument("--no-vroom", action="store_true")
     ap.add_argument("--vroom-threads", type=int, default=1, help="1 = same CPU as ours")
     args = ap.parse_args(argv)
@@ -298,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         row: dict[str, Any] = {"instance": name, "bks": best, "bks_vehicles": bks[name][0]}
         for lim in limits:
             row[f"ours@{lim:g}"] = evaluate(
-                inst, best, "ours", partial(run_ours, inst, lim, args.seed)
+                inst, best, "ours", partial(run_ours, inst, lim, args.seed, args.construction)
             )
             if not args.no_pyvrp:
                 row[f"pyvrp@{lim:g}"] = evaluate(

@@ -1,0 +1,248 @@
+"""The regret-insertion construction: never breaks a rule, and spends scarce time well."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.dispatch.checker import check_field_plan
+from dispatch.construct import Construction, construct
+from dispatch.model import (
+    Booking,
+    Break,
+    Job,
+    Kpis,
+    Plan,
+    Problem,
+    Route,
+    Shift,
+    SkillNeed,
+    SolveOptions,
+    Technician,
+    TimeWindow,
+    Visit,
+)
+from dispatch.solver import _build, _cost_matrix, solve
+from geo.points import Point
+from geo.travel import HaversineProvider
+
+H = 3600
+TRAVEL = HaversineProvider()
+SKILLS = ("elevator", "hvac", "fire")
+
+
+def at(dx: float, dy: float) -> Point:
+    """A point dx, dy kilometres-ish east/north of People's Square."""
+    return Point(31.23 + dy * 0.009, 121.47 + dx * 0.0105)
+
+
+def random_problem(seed: int, n_techs: int = 5, n_jobs: int = 40) -> Problem:
+    """A small day with every rule the construction must keep, from one seed."""
+    rng = random.Random(seed)
+    techs = []
+    for k in range(n_techs):
+        breaks = (Break(11 * H + 1800, 13 * H, 1800),) if rng.random() < 0.8 else ()
+        bookings = ()
+        if rng.random() < 0.3:
+            b = rng.randrange(9, 15) * H
+            bookings = (Booking(b, b + rng.choice((1800, 3600)), "training"),)
+        techs.append(
+            Technician(
+                id=f"t{k}",
+                start=at(rng.uniform(-8, 8), rng.uniform(-8, 8)),
+                shifts=(Shift(8 * H, rng.choice((16, 17, 18)) * H, breaks=breaks),),
+                skills={s: rng.randint(1, 4) for s in rng.sample(SKILLS, rng.randint(1, 3))},
+                territories=frozenset({"east"}) if k == 0 else frozenset(),
+                max_jobs_per_day=rng.choice((None, 4, 6)),
+                max_work_s_per_day=rng.choice((None, 6 * H)),
+                bookings=bookings,
+            )
+        )
+    jobs = []
+    for k in range(n_jobs):
+        windows: tuple[TimeWindow, ...] = ()
+        r = rng.random()
+        if r < 0.4:
+            s = rng.randrange(8 * H, 15 * H, 900)
+            windows = (TimeWindow(s, s + rng.choice((1, 2, 3)) * H),)
+        elif r < 0.5:
+            windows = (TimeWindow(8 * H, 10 * H), TimeWindow(14 * H, 16 * H))
+        jobs.append(
+            Job(
+                id=f"j{k}",
+                location=at(rng.uniform(-10, 10), rng.uniform(-10, 10)),
+                duration_s=rng.choice((1800, 2700, 3600, 5400)),
+                windows=windows,
+                skills=tuple(
+                    SkillNeed(s, rng.randint(1, 3)) for s in rng.sample(SKILLS, rng.randint(0, 1))
+                ),
+                priority=rng.choice(("low", "normal", "high", "urgent")),
+                due_s=rng.randrange(10 * H, 17 * H, 1800) if rng.random() < 0.2 else None,
+                territory="east" if rng.random() < 0.1 else None,
+                pinned_technician=f"t{rng.randrange(n_techs)}" if rng.random() < 0.05 else None,
+                locked_start_s=rng.randrange(9 * H, 15 * H, 1800) if rng.random() < 0.05 else None,
+                crew_size=2 if rng.random() < 0.05 else 1,
+            )
+        )
+    return Problem(tuple(jobs), tuple(techs))
+
+
+def build(problem: Problem) -> tuple[Construction, Plan]:
+    """Run the construction on the solver's model; return it and the plan it stands for."""
+    model = _build(problem, TRAVEL)
+    groups: dict[int, list[int]] = {}
+    for ni, node in enumerate(model.nodes):
+        groups.setdefault(node.job, []).append(ni)
+    coupled = [g for g in groups.values() if len(g) > 1]
+    built = construct(
+        problem,
+        model.nodes,
+        model.vehicles,
+        model.durations,
+        _cost_matrix(model, SolveOptions()),
+        skip={ni for g in coupled for ni in g},
+        groups=coupled,
+    )
+    starts = dict(built.starts)
+    for ni, (_, start) in built.fixed.items():
+        assert starts[ni] == start
+    routes = []
+    techs = problem.technicians
+    for vi, nodes in enumerate(built.routes):
+        if not nodes:
+            continue
+        veh = model.vehicles[vi]
+        tech = techs[veh.tech]
+        visits = tuple(
+            Visit(
+                job_id=problem.jobs[model.nodes[ni].job].id,
+                technician_id=tech.id,
+                start=starts[ni],
+                end=starts[ni] + model.nodes[ni].duration,
+                travel_s=0,
+                distance_m=0,
+                role=model.nodes[ni].role,
+                late_s=max(0, starts[ni] + model.nodes[ni].duration - due)
+                if (due := problem.jobs[model.nodes[ni].job].due_s) is not None
+                and model.nodes[ni].role == "lead"
+                else 0,
+            )
+            for ni in nodes
+        )
+        routes.append(
+            Route(
+                technician_id=tech.id,
+                shift_start=veh.shift.start,
+                shift_end=veh.shift.end,
+                start=veh.earliest,
+                end=built.ends[vi],
+                visits=visits,
+                breaks=tuple(built.pauses[vi]),
+            )
+        )
+    kpis = Kpis(len(problem.jobs), 0, 0, 0.0, 0, 0.0, 100.0, 0, 0, 0)
+    return built, Plan(tuple(routes), (), kpis, 0, "constructed", built.elapsed_s)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_construction_keeps_every_rule(seed: int) -> None:
+    problem = random_problem(seed)
+    built, plan = build(problem)
+    check = check_field_plan(problem, plan, TRAVEL, complete=False, check_travel_s=False)
+    assert check.feasible, [v.message for v in check.violations[:5]]
+    # Never more than the day allows, and nothing assigned twice.
+    placed = [ni for r in built.routes for ni in r]
+    assert len(placed) == len(set(placed))
+    assert check.jobs_assigned > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_construction_with_live_positions_and_now(seed: int) -> None:
+    problem = random_problem(100 + seed, n_techs=3, n_jobs=25)
+    techs = tuple(
+        Technician(**{**t.__dict__, "position": at(1, 1)})  # type: ignore[arg-type]
+        for t in problem.technicians
+    )
+    problem = Problem(problem.jobs, techs, now_s=12 * H + 600)
+    _, plan = build(problem)
+    check = check_field_plan(problem, plan, TRAVEL, complete=False, check_travel_s=False)
+    assert check.feasible, [v.message for v in check.violations[:5]]
+
+
+def test_scarce_time_goes_to_priority() -> None:
+    # One four-hour day, eight two-hour jobs: two fit, and they must be the urgent ones.
+    jobs = [Job(f"low{i}", at(1, i % 3), 2 * H, priority="low") for i in range(6)]
+    jobs += [Job(f"urgent{i}", at(-1, i), 2 * H, priority="urgent") for i in range(2)]
+    techs = (Technician("t", at(0, 0), (Shift(8 * H, 12 * H + 1200),)),)
+    built, _ = build(Problem(tuple(jobs), techs))
+    model = _build(Problem(tuple(jobs), techs), TRAVEL)
+    ids = {jobs[model.nodes[ni].job].id for r in built.routes for ni in r}
+    assert ids == {"urgent0", "urgent1"}
+
+
+def test_short_jobs_win_when_time_is_short() -> None:
+    # Same priority: three half-hour jobs are worth more than one three-hour job.
+    jobs = [Job("long", at(1, 0), 3 * H)] + [Job(f"s{i}", at(1, i), 1800) for i in range(3)]
+    techs = (Technician("t", at(0, 0), (Shift(8 * H, 11 * H),)),)
+    problem = Problem(tuple(jobs), techs)
+    built, _ = build(problem)
+    model = _build(problem, TRAVEL)
+    ids = {jobs[model.nodes[ni].job].id for r in built.routes for ni in r}
+    assert ids == {"s0", "s1", "s2"}
+
+
+def test_crew_gets_one_start_on_two_technicians() -> None:
+    jobs = [Job("crew", at(2, 2), 2 * H, crew_size=2)] + [
+        Job(f"s{i}", at(i, 0), 1800) for i in range(4)
+    ]
+    techs = tuple(Technician(f"t{k}", at(k, 0), (Shift(8 * H, 17 * H),)) for k in range(3))
+    built, plan = build(Problem(tuple(jobs), techs))
+    crew = [v for r in plan.routes for v in r.visits if v.job_id == "crew"]
+    assert len(crew) == 2 and crew[0].start == crew[1].start
+    assert crew[0].technician_id != crew[1].technician_id
+    assert len(built.fixed) == 2
+
+
+def test_regret_and_ortools_constructions_both_pass_the_checker() -> None:
+    problem = random_problem(7, n_techs=4, n_jobs=30)
+    for construction in ("regret", "ortools"):
+        options = SolveOptions(time_limit_s=1.0, construction=construction)
+        plan = solve(problem, TRAVEL, options)
+        check = check_field_plan(problem, plan, TRAVEL)
+        assert check.feasible, (construction, [v.message for v in check.violations[:5]])
+        assert plan.elapsed_s <= 1.05 + 0.2
+
+
+def test_unknown_construction_is_rejected() -> None:
+    from dispatch.model import ProblemError
+
+    with pytest.raises(ProblemError):
+        solve(random_problem(1, 1, 2), TRAVEL, SolveOptions(construction="magic"))
+
+
+def test_a_budget_too_short_for_or_tools_returns_the_constructed_plan() -> None:
+    problem = random_problem(11, n_techs=6, n_jobs=60)
+    plan = solve(problem, TRAVEL, SolveOptions(time_limit_s=0.1))
+    assert plan.status == "time_limit" and plan.first_solution_s is not None
+    assert plan.elapsed_s <= 0.1 * 1.05 + 0.05
+    check = check_field_plan(problem, plan, TRAVEL)  # complete: every job planned or explained
+    assert check.feasible, [v.message for v in check.violations[:5]]
+    assert check.jobs_assigned > 0 and plan.kpis.jobs_assigned == check.jobs_assigned
+
+
+def test_a_failed_read_into_or_tools_falls_back_to_checked_routes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reading a plan into the full model can run out of time on a loaded machine; the
+    # improved routes are then re-checked by the construction and returned as they are.
+    from ortools.constraint_solver import pywrapcp
+
+    monkeypatch.setattr(
+        pywrapcp.RoutingModel, "ReadAssignmentFromRoutes", lambda self, routes, ignore: None
+    )
+    problem = random_problem(5, n_techs=4, n_jobs=40)
+    plan = solve(problem, TRAVEL, SolveOptions(time_limit_s=1.0))
+    check = check_field_plan(problem, plan, TRAVEL)
+    assert check.feasible, [v.message for v in check.violations[:5]]
+    assert check.jobs_assigned > 0 and plan.elapsed_s <= 1.05 + 0.1
