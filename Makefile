@@ -7,7 +7,7 @@ FLASK     := $(PY) -m flask --app "server:create_app()"
 HOST      ?= 127.0.0.1
 PORT      ?= 5000
 
-.PHONY: run test test-postgis test-all check lint format typecheck openapi contract migration seed bench bench-dispatch deps spatialite clean
+.PHONY: run test test-postgis test-all check lint format typecheck openapi contract migration seed bench bench-parts bench-dispatch deps spatialite clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -66,6 +66,9 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fsm_bench
 bench: deps  ## sync benchmarks on PostgreSQL (wipes BENCH_DATABASE_URL); tables + bench/results/*.json
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/sync_bench.py
 	$(PY) bench/sync_chaos.py
+
+bench-parts: deps  ## spare-parts ledger benchmark on PostgreSQL (1M movements; wipes the bench database)
+	BENCH_DATABASE_URL="$(subst fsm_bench,fsm_parts_bench,$(BENCH_DATABASE_URL))" $(PY) bench/parts_bench.py
 
 bench-dispatch: deps  ## dispatcher benchmarks (Solomon, field vs VROOM, emergency, time limits); QUICK=1 for a smoke run
 	$(VENV)/bin/pip install -q -r bench/requirements.txt

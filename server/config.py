@@ -94,6 +94,9 @@ class Config:
     # `flask outbox-prune`: delivered and given-up outbox rows are kept this long (to see
     # what was sent and why a push failed); pending ones are never pruned.
     OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "14"))
+    # Parts requisitions worth less than this (sum of quantity x unit cost) are approved
+    # without a person; the tenants table has no settings column for a per-tenant value yet.
+    REQUISITION_AUTO_APPROVE_LIMIT = os.environ.get("REQUISITION_AUTO_APPROVE_LIMIT", "200")
 
 
 class TestingConfig(Config):

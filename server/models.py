@@ -13,9 +13,14 @@ from server.notifications.models import DeviceToken, NotificationOutbox
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
 from server.stock.models import (
+    Requisition,
+    RequisitionLine,
+    Reservation,
+    RmaCase,
     SerialUnit,
     StockBalance,
     StockDiscrepancy,
+    StockLevel,
     StockLocation,
     StockMovement,
 )
@@ -58,9 +63,14 @@ __all__ = [
     "PoolEntry",
     "Part",
     "PartUsage",
+    "Requisition",
+    "RequisitionLine",
+    "Reservation",
+    "RmaCase",
     "SerialUnit",
     "StockBalance",
     "StockDiscrepancy",
+    "StockLevel",
     "StockLocation",
     "StockMovement",
     "RefreshToken",

@@ -36,11 +36,13 @@ from server.auth.models import User
 from server.auth.security import hash_password
 from server.checklists.models import ChecklistTemplate, pick_template
 from server.customers.models import Customer, Site
-from server.db import db, system_scope
+from server.db import SYSTEM_KEY, TENANT_KEY, db, set_tenant, system_scope
 from server.equipment.models import Equipment, EquipmentConfigRevision
 from server.kb.models import KbArticle
 from server.organization.models import CustomFieldDefinition, Skill, Territory
 from server.parts.models import Part, PartUsage
+from server.stock import service as stock
+from server.stock.models import StockLevel, StockLocation
 from server.technicians.models import Shift, Technician, TechnicianSkill
 from server.tenants.models import Tenant
 from server.work_orders.models import WorkOrder, WorkOrderCounter, WorkOrderEvent, WorkOrderHelper
@@ -2668,6 +2670,61 @@ def load_demo(session: Session, data: DemoData) -> None:
         session.flush()
 
 
+def load_stock(session: Session, tenant_ids: list[uuid.UUID]) -> None:
+    """Opening stock per company: a main warehouse with min/max levels, every van loaded.
+
+    Posted through the ledger (receipts, then transfers), so balances, serial units and the
+    vans' synced stock agree with the movements from the first minute. Historical parts
+    usages predate the ledger and are not posted.
+    """
+    for tenant_id in tenant_ids:
+        set_tenant(session, tenant_id)
+        warehouse = StockLocation(kind="warehouse", code="WH-MAIN", name="主仓库 Main warehouse")
+        session.add(warehouse)
+        session.flush()
+        supplier = stock.singleton(session, "supplier")
+        parts = list(session.scalars(select(Part).where(Part.active.is_(True)).order_by(Part.sku)))
+        for part in parts:
+            serials = [f"{part.sku}-S{n:04d}" for n in range(1, 21)] if part.serialized else None
+            quantity = 20 if part.serialized else 200
+            stock.post(
+                session,
+                part=part,
+                source=supplier,
+                destination=warehouse,
+                quantity=quantity,
+                reason="receipt",
+                serials=serials,
+                occurred_at=ANCHOR,
+            )
+            if not part.serialized:
+                session.add(
+                    StockLevel(
+                        location_id=warehouse.id,
+                        part_id=part.id,
+                        min_quantity=Decimal(60),
+                        max_quantity=Decimal(250),
+                    )
+                )
+        plain = [p for p in parts if not p.serialized][:6]
+        for tech in session.scalars(select(Technician).order_by(Technician.name)):
+            van = stock.van_for(session, tech.id)
+            van.warehouse_id = warehouse.id
+            for part in plain:
+                stock.post(
+                    session,
+                    part=part,
+                    source=warehouse,
+                    destination=van,
+                    quantity=3,
+                    reason="transfer",
+                    occurred_at=ANCHOR,
+                )
+        session.flush()
+    session.info.pop(TENANT_KEY, None)
+    session.info[SYSTEM_KEY] = True
+
+
 def demo_logins() -> str:
     """The demo accounts, one line per role and tenant, with the shared password."""
     lines = [f'Demo logins (every account uses the password "{DEMO_PASSWORD}"):']
@@ -2711,6 +2768,7 @@ def seed_demo(*, if_empty: bool = False) -> str:
         data = generate_demo(password_hash=hash_password(DEMO_PASSWORD))
         try:
             load_demo(session, data)
+            load_stock(session, [t.id for t in data.tenants])
             session.commit()
         except BaseException:
             session.rollback()

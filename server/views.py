@@ -12,6 +12,10 @@ from server.notifications.views import blp as devices_blp
 from server.organization.views import custom_fields_blp, skills_blp, territories_blp
 from server.parts.views import blp as parts_blp
 from server.pool.views import blp as pool_blp
+from server.stock.report_views import blp as stock_reports_blp
+from server.stock.requisition_views import blp as stock_requisitions_blp
+from server.stock.rma_views import blp as stock_rma_blp
+from server.stock.views import blp as stock_blp
 from server.sync.views import blp as sync_blp
 from server.technicians.views import blp as technicians_blp
 from server.tenants.views import blp as tenant_blp
@@ -33,6 +37,10 @@ BLUEPRINTS = [
     pool_blp,
     board_blp,
     parts_blp,
+    stock_rma_blp,
+    stock_reports_blp,
+    stock_blp,
+    stock_requisitions_blp,
     checklists_blp,
     kb_blp,
     sync_blp,

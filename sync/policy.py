@@ -201,6 +201,9 @@ PART_USAGES = TablePolicy(
         "quantity": _device(N, nullable=False),
         "serial_numbers": _device(J),
         "used_at": _device(T, nullable=False),
+        # Version 2: what came out of the equipment (defective, to RMA).
+        "removed_serial_numbers": Column(J, Owner.DEVICE, since=2),
+        "removed_quantity": Column(N, Owner.DEVICE, since=2),
         "recorded_at": Column(T),
     },
     frozenset({"work_order_id", "part_id", "quantity", "used_at"}),

@@ -161,6 +161,57 @@ def _record_revision(
     )
 
 
+def record_part_swap(
+    db_session: Session,
+    *,
+    equipment: Equipment,
+    part: Any,
+    installed: list[str],
+    removed: list[str],
+    actor_id: uuid.UUID,
+    work_order_id: uuid.UUID | None,
+    at: dt.datetime,
+) -> None:
+    """Serialised parts fitted into or taken out of a unit: a new configuration revision.
+
+    The configuration keeps ``installed_parts`` (part, SKU, serial, when, which order), so
+    the unit's history answers "which board is in there, since when".
+    """
+    if not installed and not removed:
+        return
+    config = copy.deepcopy(equipment.configuration or {})
+    fitted = [
+        p
+        for p in config.get("installed_parts", [])
+        if not (p.get("part_id") == str(part.id) and p.get("serial") in removed)
+    ]
+    for serial in installed:
+        fitted.append(
+            {
+                "part_id": str(part.id),
+                "sku": part.sku,
+                "serial": serial,
+                "installed_at": at.isoformat(),
+                "work_order_id": str(work_order_id) if work_order_id else None,
+            }
+        )
+    config["installed_parts"] = fitted
+    equipment.configuration = config
+    equipment.config_revision += 1
+    words = []
+    if installed:
+        words.append(f"installed {part.sku} {', '.join(installed)}")
+    if removed:
+        words.append(f"removed {part.sku} {', '.join(removed)}")
+    _record_revision(
+        db_session,
+        equipment,
+        actor_id=actor_id,
+        reason="Parts: " + "; ".join(words),
+        work_order_id=work_order_id,
+    )
+
+
 def create_equipment(
     *, db_session: Session, principal: Principal, data: dict[str, Any]
 ) -> Equipment:

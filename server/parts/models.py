@@ -48,5 +48,9 @@ class PartUsage(UUIDPk, TenantScoped, Base):
     )
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
     serial_numbers: Mapped[list[Any]] = mapped_column(default=list)
+    # What came out of the equipment: serials of the replaced parts, or a count for plain
+    # parts. They go to the defective location with an RMA case each.
+    removed_serial_numbers: Mapped[list[Any]] = mapped_column(default=list)
+    removed_quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("0"))
     used_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -167,3 +167,116 @@ class StockDiscrepancy(UUIDPk, TenantScoped, Base):
     )
     resolved_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StockLevel(UUIDPk, TenantScoped, Base):
+    """Min/max policy of one part at one location: below min, reorder up to max."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (UniqueConstraint("location_id", "part_id"),)
+
+    location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="CASCADE")
+    )
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="CASCADE"))
+    min_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    max_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+
+
+class Requisition(UUIDPk, TenantScoped, Timestamps, Base):
+    """A technician's request for parts (for a work order or to restock the van)."""
+
+    __tablename__ = "stock_requisitions"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    number: Mapped[str] = mapped_column(String(32))
+    technician_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("technicians.id", ondelete="RESTRICT"), index=True
+    )
+    work_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="RESTRICT"), index=True
+    )
+    # Where the parts are picked from.
+    warehouse_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT")
+    )
+    # requested | approved | rejected | in_transit | partially_received | received |
+    # cancelled (see server/stock/requisitions.py for the transitions)
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    auto_approved: Mapped[bool] = mapped_column(default=False)
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RequisitionLine(UUIDPk, TenantScoped, Base):
+    """One part on a requisition, with how much was approved, shipped and received."""
+
+    __tablename__ = "stock_requisition_lines"
+    __table_args__ = (UniqueConstraint("requisition_id", "part_id"),)
+
+    requisition_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_requisitions.id", ondelete="CASCADE"), index=True
+    )
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="RESTRICT"))
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
+    approved_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    shipped_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    received_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+
+
+class Reservation(UUIDPk, TenantScoped, Base):
+    """Stock held for a scheduled job: it lowers available, not on hand."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (Index("ix_stock_reservations_order", "work_order_id", "status"),)
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE")
+    )
+    location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT")
+    )
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="RESTRICT"))
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active|released|used
+    requisition_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("stock_requisitions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+
+RMA_STATUSES = ("open", "shipped", "repaired", "replaced", "credited", "scrapped", "closed")
+
+
+class RmaCase(UUIDPk, TenantScoped, Timestamps, Base):
+    """A defective part taken out of service: back to the vendor, repaired or scrapped."""
+
+    __tablename__ = "stock_rma_cases"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    number: Mapped[str] = mapped_column(String(32))
+    part_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parts.id", ondelete="RESTRICT"))
+    serial: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("1"))
+    work_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="SET NULL"), index=True
+    )
+    equipment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("equipment.id", ondelete="SET NULL")
+    )
+    # The movement that brought it into the defective location.
+    movement_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("stock_movements.id", ondelete="RESTRICT")
+    )
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    vendor_reference: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

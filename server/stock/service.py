@@ -19,6 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
+from server.equipment.models import Equipment
+from server.equipment.service import record_part_swap
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.parts.models import Part, PartUsage
 from server.stock.models import (
@@ -27,6 +29,7 @@ from server.stock.models import (
     SINGLETONS,
     SITE,
     VAN,
+    RmaCase,
     SerialUnit,
     StockBalance,
     StockDiscrepancy,
@@ -58,45 +61,69 @@ def _tenant(db_session: Session) -> uuid.UUID:
     return tenant  # type: ignore[no-any-return]
 
 
+def _made_once(db_session: Session, where: Any, **values: Any) -> StockLocation:
+    """The location matching ``where``, inserted first if absent.
+
+    Insert-or-ignore, so two first uses at once (two phones of one technician pushing)
+    cannot collide on the unique keys; the codes of made locations are reserved in the API.
+    """
+    found = db_session.scalar(select(StockLocation).where(where))
+    if found is not None:
+        return found
+    now = utcnow()
+    db_session.execute(
+        _insert(db_session)(StockLocation)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=_tenant(db_session),
+            active=True,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        .on_conflict_do_nothing()
+    )
+    found = db_session.scalar(select(StockLocation).where(where))
+    if found is None:  # the code is taken by a location of another kind
+        raise Conflict(f"Location code {values['code']} is taken.", code="duplicate_code")
+    return found
+
+
 def singleton(db_session: Session, kind: str) -> StockLocation:
     """The tenant's one location of this kind (in transit, scrap, suppliers...), made once."""
     if kind not in SINGLETONS:
         raise ValueError(kind)
-    found = db_session.scalar(select(StockLocation).where(StockLocation.kind == kind))
-    if found is None:
-        found = StockLocation(kind=kind, code=kind.upper(), name=SINGLETON_NAMES[kind])
-        db_session.add(found)
-        db_session.flush()
-    return found
+    return _made_once(
+        db_session,
+        StockLocation.kind == kind,
+        kind=kind,
+        code=kind.upper(),
+        name=SINGLETON_NAMES[kind],
+    )
 
 
 def van_for(db_session: Session, technician_id: uuid.UUID) -> StockLocation:
     """The technician's van, created the first time anything moves into or out of it."""
-    found = db_session.scalar(
-        select(StockLocation).where(StockLocation.technician_id == technician_id)
+    return _made_once(
+        db_session,
+        StockLocation.technician_id == technician_id,
+        kind=VAN,
+        code=f"VAN-{technician_id.hex[:12].upper()}",
+        name="Van",
+        technician_id=technician_id,
     )
-    if found is None:
-        found = StockLocation(
-            kind=VAN,
-            code=f"VAN-{str(technician_id)[:8].upper()}",
-            name="Van",
-            technician_id=technician_id,
-        )
-        db_session.add(found)
-        db_session.flush()
-    return found
 
 
 def site_location(db_session: Session, site_id: uuid.UUID) -> StockLocation:
     """The installed base at a customer site, created on first consumption there."""
-    found = db_session.scalar(select(StockLocation).where(StockLocation.site_id == site_id))
-    if found is None:
-        found = StockLocation(
-            kind=SITE, code=f"SITE-{str(site_id)[:8].upper()}", name="Site", site_id=site_id
-        )
-        db_session.add(found)
-        db_session.flush()
-    return found
+    return _made_once(
+        db_session,
+        StockLocation.site_id == site_id,
+        kind=SITE,
+        code=f"SITE-{site_id.hex[:12].upper()}",
+        name="Site",
+        site_id=site_id,
+    )
 
 
 # --- validation --------------------------------------------------------------------------
@@ -106,7 +133,8 @@ def quantity_of(value: Any) -> Decimal:
         q = Decimal(str(value))
     except (InvalidOperation, ValueError):
         q = Decimal("NaN")
-    if not q.is_finite() or q <= 0 or q != q.quantize(SCALE) or q >= Decimal("1e11"):
+    # Size first: quantize() raises on huge values (1e30) instead of answering.
+    if not q.is_finite() or q <= 0 or q >= Decimal("1e11") or q != q.quantize(SCALE):
         raise ValidationFailed(
             "quantity must be a positive number with at most three decimals.",
             code="invalid_quantity",
@@ -244,6 +272,9 @@ def post(
     field_truth: bool = False,
 ) -> StockMovement:
     """Move stock between two locations (one movement row, both balances, serials).
+
+    On a refusal some statements may already have run (a zero balance row, one side
+    shifted): the caller's transaction must be rolled back, as every use case does.
 
     ``field_truth`` marks consumption that already happened on site (pushed from a phone):
     a van may then go below zero and a serial may come from elsewhere; both are accepted
@@ -454,11 +485,15 @@ def ledger_mismatches(db_session: Session) -> list[str]:
     return problems
 
 
-def consume_from_field(db_session: Session, *, usage: PartUsage) -> StockMovement | None:
+def consume_from_field(
+    db_session: Session, *, usage: PartUsage, actor_id: uuid.UUID | None = None
+) -> StockMovement | None:
     """Post a parts-usage row pushed from a phone: van -> the order's site, as recorded.
 
     Idempotent (one movement per usage row). Never refused: the technician's record is
     the truth of what was used; shortfalls and serial surprises become discrepancies.
+    A serialised part fitted into a unit becomes a configuration revision of that unit,
+    and what came out goes to the defective location with an RMA case.
     """
     done = select(StockMovement.id).where(StockMovement.part_usage_id == usage.id)
     if usage.technician_id is None or db_session.scalar(done) is not None:
@@ -467,17 +502,82 @@ def consume_from_field(db_session: Session, *, usage: PartUsage) -> StockMovemen
     part = db_session.get(Part, usage.part_id)
     if order is None or part is None:
         return None
-    return post(
+    site = site_location(db_session, order.site_id)
+    movement = post(
         db_session,
         part=part,
         source=van_for(db_session, usage.technician_id),
-        destination=site_location(db_session, order.site_id),
+        destination=site,
         quantity=usage.quantity,
         reason="consumption",
         serials=usage.serial_numbers,
         work_order_id=order.id,
+        actor_id=actor_id,
         origin="sync",
         occurred_at=usage.used_at,
         part_usage_id=usage.id,
         field_truth=True,
     )
+    removed = [str(s).strip() for s in usage.removed_serial_numbers or [] if str(s).strip()]
+    _take_out(db_session, usage=usage, part=part, order=order, site=site, serials=removed)
+    unit = db_session.get(Equipment, usage.equipment_id) if usage.equipment_id else None
+    if unit is not None and actor_id is not None and part.serialized:
+        record_part_swap(
+            db_session,
+            equipment=unit,
+            part=part,
+            installed=list(movement.serial_numbers),
+            removed=removed,
+            actor_id=actor_id,
+            work_order_id=order.id,
+            at=usage.used_at,
+        )
+    return movement
+
+
+def _take_out(
+    db_session: Session,
+    *,
+    usage: PartUsage,
+    part: Part,
+    order: WorkOrder,
+    site: StockLocation,
+    serials: list[str],
+) -> list[RmaCase]:
+    """Parts removed from the equipment: site -> defective, one RMA case per unit."""
+    if part.serialized:
+        batches = [(Decimal(1), [serial]) for serial in dict.fromkeys(serials)]
+    else:
+        count = Decimal(usage.removed_quantity or 0).quantize(SCALE)
+        batches = [(count, [])] if count > 0 else []
+    cases = []
+    defective = singleton(db_session, "defective")
+    for quantity, numbers in batches:
+        movement = post(
+            db_session,
+            part=part,
+            source=site,
+            destination=defective,
+            quantity=quantity,
+            reason="rma",
+            serials=numbers,
+            work_order_id=order.id,
+            origin="sync",
+            occurred_at=usage.used_at,
+            field_truth=True,
+        )
+        case_id = uuid.uuid4()
+        cases.append(
+            RmaCase(
+                id=case_id,
+                number=f"RMA-{case_id.hex[:10].upper()}",
+                part_id=part.id,
+                serial=numbers[0] if numbers else None,
+                quantity=quantity,
+                work_order_id=order.id,
+                equipment_id=usage.equipment_id,
+                movement_id=movement.id,
+            )
+        )
+    db_session.add_all(cases)
+    return cases

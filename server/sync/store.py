@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -34,6 +35,40 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def _three_decimals(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (abs(value * 1000 - round(value * 1000)) < 1e-6 and abs(value) < 1e9)
+    )
+
+
+def _serial_list(raw: Any) -> bool:
+    if raw is None:
+        return True
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(
+        isinstance(s, str) and 0 < len(s.strip()) <= 100 for s in value
+    )
+
+
+def _usage_problem(row: dict[str, Any]) -> str | None:
+    """Shape rules of a parts-usage row (the ledger accepts any stock outcome, not any data)."""
+    quantity: Any = row.get("quantity")
+    if not _three_decimals(quantity) or quantity <= 0:
+        return "quantity must be positive, with at most three decimals"
+    removed: Any = row.get("removed_quantity")
+    if removed is not None and (not _three_decimals(removed) or removed < 0):
+        return "removed_quantity must be zero or positive, with at most three decimals"
+    for column in ("serial_numbers", "removed_serial_numbers"):
+        if not _serial_list(row.get(column)):
+            return f"{column} must be a JSON list of serial numbers (1-100 characters)"
+    return None
 
 
 class SqlStore:
@@ -157,8 +192,9 @@ class SqlStore:
                 unit = _uuid(row["equipment_id"])
                 if unit is None or self.s.get(Equipment, unit) is None:
                     return "unknown equipment"
-            if not isinstance(row.get("quantity"), (int, float)) or row["quantity"] <= 0:
-                return "quantity must be positive"
+            problem = _usage_problem(row)
+            if problem:
+                return problem
         if table == "work_order_photos":
             digest = str(row.get("blob_sha256") or "")
             # A share lock until the push commits: the orphan GC (server/blobs/gc.py) cannot
@@ -238,7 +274,7 @@ class SqlStore:
         self._cache[(table, obj.id)] = obj
         if table == "part_usages":
             # Same transaction as the usage row: the ledger and the record land together.
-            consume_from_field(self.s, usage=obj)
+            consume_from_field(self.s, usage=obj, actor_id=self.principal.user_id)
 
     def _geofence(self, check_in: Any) -> None:
         order = self.s.get(WorkOrder, check_in.work_order_id)

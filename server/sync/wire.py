@@ -123,6 +123,6 @@ def from_wire(table: str, column: str, value: Any) -> Any:
         return json.loads(value)
     if column in ID_COLUMNS:
         return uuid.UUID(value)
-    if spec.type is ColumnType.NUMBER and column == "quantity":
+    if spec.type is ColumnType.NUMBER and column in ("quantity", "removed_quantity"):
         return Decimal(str(value))
     return value

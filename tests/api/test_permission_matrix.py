@@ -21,6 +21,14 @@ OFFICE_AND_LINKED_TECH = ALL
 PUBLIC: set[str] = set()
 
 MATRIX: dict[tuple[str, str], set[str] | None] = {
+    ("GET", "/api/v1/stock/reports/consumption"): OFFICE,
+    ("GET", "/api/v1/stock/reports/reorder"): OFFICE,
+    ("GET", "/api/v1/stock/reports/turnover"): OFFICE,
+    ("GET", "/api/v1/stock/reports/work-orders/<uuid:work_order_id>"): OFFICE,
+    ("PUT", "/api/v1/stock/levels"): PLANNERS,
+    ("GET", "/api/v1/stock/rma"): OFFICE,
+    ("GET", "/api/v1/stock/rma/<uuid:case_id>"): OFFICE,
+    ("POST", "/api/v1/stock/rma/<uuid:case_id>/transitions"): PLANNERS,
     ("POST", "/api/v1/auth/login"): None,
     ("POST", "/api/v1/auth/refresh"): None,
     ("POST", "/api/v1/auth/logout"): None,
@@ -48,6 +56,20 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/parts"): ADMIN,
     ("GET", "/api/v1/parts/<uuid:part_id>"): ALL,
     ("PATCH", "/api/v1/parts/<uuid:part_id>"): ADMIN,
+    # Spare-parts ledger: everyone reads locations and balances (technicians: their own van's
+    # balances only); planners post and reverse; the office reads movements and settles.
+    ("GET", "/api/v1/stock/locations"): ALL,
+    ("POST", "/api/v1/stock/locations"): PLANNERS,
+    ("GET", "/api/v1/stock/locations/<uuid:location_id>"): ALL,
+    ("PATCH", "/api/v1/stock/locations/<uuid:location_id>"): PLANNERS,
+    ("GET", "/api/v1/stock/movements"): OFFICE,
+    ("POST", "/api/v1/stock/movements"): PLANNERS,
+    ("GET", "/api/v1/stock/movements/<uuid:movement_id>"): OFFICE,
+    ("POST", "/api/v1/stock/movements/<uuid:movement_id>/reverse"): PLANNERS,
+    ("GET", "/api/v1/stock/balances"): ALL,
+    ("GET", "/api/v1/stock/serials/<path:serial>"): OFFICE,
+    ("GET", "/api/v1/stock/discrepancies"): OFFICE,
+    ("POST", "/api/v1/stock/discrepancies/<uuid:discrepancy_id>/resolve"): OFFICE,
     ("GET", "/api/v1/checklist-templates"): ALL,
     ("POST", "/api/v1/checklist-templates"): PLANNERS,
     ("GET", "/api/v1/checklist-templates/<uuid:template_id>"): ALL,
@@ -114,6 +136,21 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/api/v1/devices/tokens"): ALL,
     ("PUT", "/api/v1/devices/tokens"): ALL,
     ("DELETE", "/api/v1/devices/tokens/<path:token>"): ALL,
+    # Requisitions: everyone files and reads (technicians: their own, else 404), planners
+    # decide (never their own), the office ships; reservations are the office's.
+    ("GET", "/api/v1/stock/requisitions"): ALL,
+    ("POST", "/api/v1/stock/requisitions"): ALL,
+    ("GET", "/api/v1/stock/requisitions/<uuid:requisition_id>"): ALL,
+    ("POST", "/api/v1/stock/requisitions/<uuid:requisition_id>/approve"): PLANNERS,
+    ("POST", "/api/v1/stock/requisitions/<uuid:requisition_id>/reject"): PLANNERS,
+    ("POST", "/api/v1/stock/requisitions/<uuid:requisition_id>/ship"): OFFICE,
+    ("POST", "/api/v1/stock/requisitions/<uuid:requisition_id>/receive"): ALL,
+    ("POST", "/api/v1/stock/requisitions/<uuid:requisition_id>/cancel"): ALL,
+    ("POST", "/api/v1/stock/returns"): ALL,
+    ("GET", "/api/v1/stock/reservations"): OFFICE,
+    ("POST", "/api/v1/stock/reservations"): OFFICE,
+    ("GET", "/api/v1/stock/reservations/<uuid:reservation_id>"): OFFICE,
+    ("POST", "/api/v1/stock/reservations/<uuid:reservation_id>/release"): OFFICE,
 }
 
 

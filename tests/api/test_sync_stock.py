@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.db import set_tenant
 from server.stock import service
-from server.stock.models import StockDiscrepancy, StockLocation, StockMovement
+from server.stock.models import StockBalance, StockDiscrepancy, StockLocation, StockMovement
 from tests.api.test_sync import ids, pull, push, row
 
 NOW_MS = int(time.time() * 1000) - 60_000
@@ -109,3 +109,78 @@ def test_using_parts_the_books_say_the_van_lacks_is_accepted_and_flagged(
     (stock,) = body["changes"]["van_stock"]["created"]
     assert stock["on_hand"] == -2
     assert ids(body, "part_usages", "updated") == {used["id"]}
+
+
+def test_a_board_swap_updates_the_unit_and_opens_an_rma_case(
+    world: Any, field: Any, session: Any
+) -> None:
+    from server.equipment.models import Equipment, EquipmentConfigRevision
+    from server.parts.models import Part
+    from server.stock.models import RmaCase
+
+    set_tenant(session, world.a.id)
+    board = Part(tenant_id=world.a.id, sku="PCB-9", name="Door board", serialized=True)
+    session.add(board)
+    session.commit()
+    t0 = pull(world.technician, schema_version=2).json["timestamp"]
+    swap = usage(
+        field.mine.id,
+        board.id,
+        1,
+        equipment_id=str(field.unit.id),
+        serial_numbers='["NEW-77"]',
+        removed_serial_numbers='["OLD-12"]',
+    )
+    r = push(world.technician, {"part_usages": {"created": [swap]}}, t0)
+    assert r.status_code == 200, r.json
+    unit = session.get(Equipment, field.unit.id)
+    session.refresh(unit)
+    fitted = unit.configuration["installed_parts"]
+    assert [(p["sku"], p["serial"]) for p in fitted] == [("PCB-9", "NEW-77")]
+    revision = session.scalars(
+        select(EquipmentConfigRevision).where(EquipmentConfigRevision.equipment_id == unit.id)
+    ).one()
+    assert revision.work_order_id == field.mine.id and "OLD-12" in (revision.reason or "")
+    case = session.scalars(select(RmaCase)).one()
+    assert (case.serial, case.status, case.work_order_id) == ("OLD-12", "open", field.mine.id)
+    assert service.ledger_mismatches(session) == []
+    # The phone learns of the unit's new configuration on its next pull.
+    body = pull(world.technician, t0, schema_version=2).json
+    assert str(field.unit.id) in ids(body, "equipment", "updated")
+
+    # The office follows the case: to the vendor, back repaired into a warehouse, closed.
+    warehouse = StockLocation(tenant_id=world.a.id, kind="warehouse", code="WH-R", name="R")
+    session.add(warehouse)
+    session.commit()
+    url = f"/api/v1/stock/rma/{case.id}/transitions"
+    r = world.dispatcher.post(url, json={"to": "repaired", "warehouse_id": str(warehouse.id)})
+    assert r.status_code == 409 and r.json["code"] == "invalid_transition"
+    r = world.dispatcher.post(url, json={"to": "shipped", "vendor_reference": "V-1"})
+    assert r.status_code == 200 and r.json["status"] == "shipped", r.json
+    r = world.dispatcher.post(url, json={"to": "repaired", "warehouse_id": str(field.unit.id)})
+    assert r.status_code == 422 and r.json["code"] == "unknown_location"
+    r = world.dispatcher.post(url, json={"to": "repaired", "warehouse_id": str(warehouse.id)})
+    assert r.status_code == 200 and r.json["status"] == "repaired", r.json
+    assert world.dispatcher.post(url, json={"to": "closed"}).json["status"] == "closed"
+    assert world.technician.post(url, json={"to": "closed"}).status_code == 403
+    listed = world.agent.get("/api/v1/stock/rma", query_string={"status": "closed"}).json
+    assert [c["number"] for c in listed] == [case.number]
+    session.expire_all()
+    gone = select(StockBalance.on_hand).where(
+        StockBalance.location_id == warehouse.id, StockBalance.part_id == board.id
+    )
+    assert Decimal(session.scalar(gone)) == 1
+    assert service.ledger_mismatches(session) == []
+
+
+def test_malformed_usage_rows_are_refused_whole(world: Any, field: Any) -> None:
+    t0 = pull(world.technician, schema_version=2).json["timestamp"]
+    for bad in (
+        usage(field.mine.id, field.part.id, 1.2345),
+        usage(field.mine.id, field.part.id, 0),
+        usage(field.mine.id, field.part.id, 1, removed_quantity=-1),
+        usage(field.mine.id, field.part.id, 1, serial_numbers='["ok", ""]'),
+        usage(field.mine.id, field.part.id, 1, removed_serial_numbers="{}"),
+    ):
+        r = push(world.technician, {"part_usages": {"created": [bad]}}, t0)
+        assert r.status_code == 422 and r.json["code"] == "foreign_or_invalid_rows", bad

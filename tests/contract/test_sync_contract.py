@@ -216,9 +216,9 @@ def find(body: dict[str, Any], table: str, row_id: Any) -> dict[str, Any]:
 
 
 def raw(table: str, **values: Any) -> dict[str, Any]:
-    """A WatermelonDB raw record as a device creates it: every column, unset ones null."""
+    """A WatermelonDB raw record as a version-1 app creates it: every column, unset ones null."""
     record: dict[str, Any] = {"id": values.pop("id")}
-    record.update({c: values.pop(c, None) for c in POLICIES[table].columns})
+    record.update({c: values.pop(c, None) for c in POLICIES[table].columns_at(1)})
     assert not values, f"not columns of {table}: {sorted(values)}"
     return {**record, "_status": "created", "_changed": ""}
 

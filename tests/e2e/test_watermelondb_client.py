@@ -523,7 +523,10 @@ def test_app_upgrade_migrates_and_the_migration_sync_fills_new_tables(scenario: 
     assert r["migration"] == {
         "from": 1,
         "tables": ["checklist_templates", "kb_articles", "van_stock"],
-        "columns": [{"table": "work_orders", "columns": ["checklist_template_id", "due_at"]}],
+        "columns": [
+            {"table": "work_orders", "columns": ["checklist_template_id", "due_at"]},
+            {"table": "part_usages", "columns": ["removed_serial_numbers", "removed_quantity"]},
+        ],
     }
     # Every active template arrives as created; the demo data has some.
     assert r["server_templates"] and r["local_templates"] == r["server_templates"]

@@ -314,6 +314,18 @@ def test_seed_writes_a_consistent_demo(app: Flask, connection: Any, session: Ses
     fresh = generate_demo(password_hash="unused")
     assert order_digest(session.scalars(select(WorkOrder))) == order_digest(fresh.work_orders)
     assert event_digest(session.scalars(select(WorkOrderEvent))) == event_digest(fresh.events)
+    # Opening stock went through the ledger: the books agree, and every van holds parts.
+    from server.stock.models import StockBalance, StockLocation
+    from server.stock.service import ledger_mismatches
+    from server.technicians.models import Technician
+
+    assert ledger_mismatches(session) == []
+    vans = session.scalars(select(StockLocation).where(StockLocation.kind == "van")).all()
+    assert len(vans) == session.scalar(select(func.count()).select_from(Technician))
+    stocked = session.scalars(
+        select(StockBalance.location_id).where(StockBalance.on_hand > 0).distinct()
+    ).all()
+    assert {v.id for v in vans} <= set(stocked)
 
 
 def test_cli_seed_logins_and_reseeding(app: Flask, client: FlaskClient, session: Session) -> None:

@@ -92,7 +92,10 @@ const ADDED_V2 = {
     ],
     van_stock: [s('part_id'), n('on_hand'), n('reserved'), ts('updated_at')],
   },
-  columns: { work_orders: [s('checklist_template_id'), n('due_at')] },
+  columns: {
+    work_orders: [s('checklist_template_id'), n('due_at')],
+    part_usages: [s('removed_serial_numbers'), n('removed_quantity')],
+  },
 }
 
 export const TABLES_V2 = {
