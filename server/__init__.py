@@ -88,11 +88,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from server.views import BLUEPRINTS
+    from server.views import BLUEPRINTS, PAGES
 
     api: Api = app.extensions["api"]
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
+    for page in PAGES:
+        app.register_blueprint(page)
 
 
 def _errorhandlers(app: Flask) -> None:

@@ -26,6 +26,10 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
+    from server.sla.cli import COMMANDS as SLA_COMMANDS
+
+    for sla_command in SLA_COMMANDS:
+        app.cli.add_command(sla_command)
 
     @app.cli.command("db-upgrade")
     @click.option("--revision", default="head")

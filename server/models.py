@@ -1,5 +1,10 @@
 """Import every domain's models so Base.metadata is complete (Alembic target)."""
 
+# Service-desk domains register their tables by import; their names need not be listed.
+import server.collab.models  # noqa: F401
+import server.intake.models  # noqa: F401
+import server.routing.models  # noqa: F401
+import server.sla.models  # noqa: F401
 from server.auth.models import RefreshToken, User
 from server.blobs.models import Blob
 from server.checklists.models import ChecklistTemplate
@@ -34,7 +39,13 @@ from server.sync.models import (
 )
 from server.technicians.models import Shift, Technician, TechnicianSkill
 from server.tenants.models import Tenant
-from server.work_orders.models import WorkOrder, WorkOrderCounter, WorkOrderEvent, WorkOrderHelper
+from server.work_orders.models import (
+    WorkOrder,
+    WorkOrderComment,
+    WorkOrderCounter,
+    WorkOrderEvent,
+    WorkOrderHelper,
+)
 
 metadata = Base.metadata
 
@@ -51,6 +62,7 @@ __all__ = [
     "SyncPush",
     "SyncScopeExit",
     "WorkOrderNote",
+    "WorkOrderComment",
     "WorkOrderPhoto",
     "Customer",
     "DeviceToken",

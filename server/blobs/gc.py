@@ -56,6 +56,8 @@ REFERENCES: tuple[Reference, ...] = (
     # yet: any mention of the hash in an order's answers keeps the blob (at worst a blob
     # is kept too long; never is a referenced one deleted).
     Reference("work_orders", "checklist_answers", embedded=True),
+    # Photos attached to comments (a customer's "add information" on the tracking page).
+    Reference("work_order_comments", "attachments", embedded=True),
 )
 
 

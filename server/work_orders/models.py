@@ -27,6 +27,7 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
         UniqueConstraint("tenant_id", "number"),
         Index("ix_work_orders_tenant_status", "tenant_id", "status"),
         Index("ix_work_orders_tenant_sched", "tenant_id", "scheduled_start"),
+        Index("ix_work_orders_tenant_sla_due", "tenant_id", "sla_due_at"),
     )
 
     number: Mapped[str] = mapped_column(String(32))
@@ -87,6 +88,21 @@ class WorkOrder(UUIDPk, TenantScoped, Timestamps, Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Service desk: where routing sent it, free tags, and how to reach whoever reported it
+    # ({"name", "phone", "email", "locale"}: public requests have no customer account).
+    team_queue: Mapped[str | None] = mapped_column(String(64), index=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    contact: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Subtasks are child orders; a parent with requires_subtasks cannot complete while a
+    # child is still open.
+    # The default ON DELETE (NO ACTION) refuses deleting a parent that has children.
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    requires_subtasks: Mapped[bool] = mapped_column(default=False)
+    # Denormalised from the order's SLA clocks so lists sort "closest to breach first" on
+    # one indexed column: the earliest deadline of a running clock (NULL when none runs)
+    # and the worst state (ok, at_risk, breached, paused, met).
+    sla_state: Mapped[str | None] = mapped_column(String(16))
+    sla_due_at: Mapped[dt.datetime | None]
     # Optimistic concurrency: every UPDATE checks and bumps it; exposed as the ETag.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -158,3 +174,34 @@ class WorkOrderCounter(TenantScoped, Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+COMMENT_VISIBILITY = ("internal", "customer")
+COMMENT_AUTHORS = ("user", "customer", "system")
+
+
+class WorkOrderComment(UUIDPk, TenantScoped, Base):
+    """A note on an order: internal (staff only, may @mention users) or customer-visible.
+
+    Append-only like the event history: a correction is a new comment.
+    """
+
+    __tablename__ = "work_order_comments"
+    __table_args__ = (Index("ix_work_order_comments_order_time", "work_order_id", "created_at"),)
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE")
+    )
+    visibility: Mapped[str] = mapped_column(String(8), default="internal")
+    author_kind: Mapped[str] = mapped_column(String(8), default="user")
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # Shown for customer-authored comments (the public tracking page has no user).
+    author_name: Mapped[str | None] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    # User ids resolved from @mentions when the comment was written.
+    mentions: Mapped[list[Any]] = mapped_column(default=list)
+    # Blob sha256 keys of attached photos (public "add information" may carry some).
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -33,6 +33,18 @@ class RequiredSkillSchema(Schema):
     min_level = StrictInt(load_default=1, validate=validate.Range(1, 5))
 
 
+class ContactSchema(Schema):
+    """How to reach whoever reported the problem (public requests have no account)."""
+
+    name = fields.String(validate=validate.Length(max=120))
+    phone = fields.String(validate=validate.Length(max=40))
+    email = fields.Email(validate=validate.Length(max=254))
+    locale = fields.String(validate=validate.OneOf(["en", "zh"]))
+
+
+SLA_STATES = ["ok", "at_risk", "breached", "paused", "met"]
+
+
 class WorkOrderSchema(Schema):
     """A work order as the API shows it."""
 
@@ -68,6 +80,21 @@ class WorkOrderSchema(Schema):
     checklist_missing = fields.List(
         fields.String(),
         metadata={"description": "Keys of required checklist items not answered yet."},
+    )
+    team_queue = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    contact = fields.Nested(ContactSchema)
+    parent_id = fields.UUID(allow_none=True)
+    requires_subtasks = fields.Boolean(
+        metadata={"description": "Completion waits until every subtask is done."}
+    )
+    sla_state = fields.String(
+        allow_none=True,
+        metadata={"enum": SLA_STATES, "description": "Worst state of the order's SLA clocks."},
+    )
+    sla_due_at = Timestamp(
+        allow_none=True,
+        metadata={"description": "Earliest deadline of a running SLA clock."},
     )
     created_by_id = fields.UUID(allow_none=True)
     version = fields.Integer()
@@ -106,6 +133,12 @@ class WorkOrderWritableMixin(WindowPairsMixin):
     lead_technician_id = fields.UUID(allow_none=True)
     helper_ids = fields.List(fields.UUID(), validate=validate.Length(max=10))
     custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=64)))
+    team_queue = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)), validate=validate.Length(max=20)
+    )
+    contact = fields.Nested(ContactSchema)
+    requires_subtasks = fields.Boolean()
     checklist_template_id = fields.UUID(
         allow_none=True,
         metadata={
@@ -133,6 +166,7 @@ class WorkOrderCreateSchema(WorkOrderWritableMixin):
     site_id = fields.UUID(required=True)
     customer_id = fields.UUID(metadata={"description": "Defaults to the site's customer."})
     channel = fields.String(load_default="api", validate=validate.OneOf(CHANNELS))
+    parent_id = fields.UUID(metadata={"description": "Makes the new order a subtask of this one."})
 
 
 class WorkOrderPatchSchema(WorkOrderWritableMixin):

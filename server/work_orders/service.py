@@ -16,11 +16,14 @@ from geo.sql import distance_m, point_element, within_bbox
 from server.auth.principal import Principal
 from server.checklists.models import ChecklistTemplate
 from server.checklists.service import resolve_template, select_template
+from server.collab import hooks as collab_hooks
 from server.customers.models import Site
 from server.db import system_scope, utcnow
 from server.equipment.models import Equipment
 from server.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from server.http import text_search
+from server.routing.hooks import route_new_order
+from server.sla import hooks as sla_hooks
 from server.technicians.models import Technician
 from server.tenants.models import Tenant
 from server.work_orders.models import (
@@ -64,6 +67,10 @@ PATCHABLE = (
     "equipment_id",
     "lead_technician_id",
     "checklist_template_id",
+    "team_queue",
+    "tags",
+    "contact",
+    "requires_subtasks",
 )
 PAIRS = (("requested_start", "requested_end"), ("scheduled_start", "scheduled_end"))
 
@@ -229,6 +236,16 @@ def record_event(
     return event
 
 
+def _check_parent(db_session: Session, parent_id: uuid.UUID) -> None:
+    parent = db_session.get(WorkOrder, parent_id)
+    if parent is None:
+        raise ValidationFailed(
+            "Unknown parent order.", code="unknown_parent", errors={"parent_id": ["Unknown."]}
+        )
+    if Status(parent.status) in {Status.CLOSED, Status.CANCELLED, Status.COMPLETED}:
+        raise Conflict(f"A {parent.status} order cannot get new subtasks.", code="parent_not_open")
+
+
 def create_work_order(
     *, db_session: Session, principal: Principal, data: dict[str, Any]
 ) -> WorkOrder:
@@ -253,6 +270,11 @@ def create_work_order(
         )
     if data.get("equipment_id"):
         _check_equipment(db_session, data["equipment_id"], site.id)
+    if data.get("parent_id"):
+        _check_parent(db_session, data["parent_id"])
+    # Rules may set category, priority, skills, queue, tags and the lead, so they run
+    # before those are validated.
+    data = route_new_order(db_session=db_session, principal=principal, data=data, site=site)
     helper_ids: list[uuid.UUID] = data.get("helper_ids") or []
     lead = data.get("lead_technician_id")
     if lead is not None and lead in helper_ids:
@@ -290,6 +312,11 @@ def create_work_order(
         lead_technician_id=lead,
         location=site.location,
         custom_fields=custom,
+        team_queue=data.get("team_queue"),
+        tags=list(data.get("tags") or []),
+        contact=dict(data.get("contact") or {}),
+        parent_id=data.get("parent_id"),
+        requires_subtasks=data.get("requires_subtasks", False),
         checklist_template_id=checklist.id if checklist else None,
         checklist_template=checklist,
         created_by_id=principal.user_id,
@@ -307,9 +334,14 @@ def create_work_order(
         principal=principal,
         event_type="created",
         to_status=Status.NEW.value,
-        payload={"channel": order.channel, "number": order.number},
+        payload={
+            "channel": order.channel,
+            "number": order.number,
+            **({"routing": data["routing"]} if data.get("routing") else {}),
+        },
         occurred_at=now,
     )
+    sla_hooks.on_order_created(db_session=db_session, order=order, now=now)
     db_session.commit()
     return order
 
@@ -435,6 +467,9 @@ def apply_update(
     if not changes:
         return False
     order.updated_at = utcnow()
+    sla_hooks.on_order_changed(
+        db_session=db_session, order=order, changed=set(changes), now=order.updated_at
+    )
     event_type = "assigned" if set(changes) & {"lead_technician_id", "helper_ids"} else "updated"
     record_event(
         db_session=db_session,
@@ -455,6 +490,13 @@ def apply_update(
             from_status=previous,
             to_status=order.status,
             payload={"reason": "reassigned"},
+        )
+        sla_hooks.on_order_transition(
+            db_session=db_session,
+            order=order,
+            source=Status(previous),
+            target=Status(order.status),
+            occurred_at=order.updated_at,
         )
     return True
 
@@ -553,6 +595,7 @@ def apply_transition(
     decision = decide(source, target, _context(order, principal, data, role))
     if not decision.allowed:
         _refuse(decision.code, source, target, sorted(m.value for m in decision.missing))
+    collab_hooks.check_transition(db_session=db_session, order=order, target=target)
     if Effect.SET_ACTUAL_START in decision.effects and order.actual_start is None:
         order.actual_start = occurred_at
     if Effect.SET_ACTUAL_END in decision.effects:
@@ -596,6 +639,9 @@ def apply_transition(
         occurred_at=occurred_at,
         location=location,
         accuracy_m=data.get("accuracy_m"),
+    )
+    sla_hooks.on_order_transition(
+        db_session=db_session, order=order, source=source, target=target, occurred_at=occurred_at
     )
 
 

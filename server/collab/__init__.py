@@ -1,0 +1,1 @@
+"""Collaboration: comments with @mentions, subtasks, support tiers and defect records."""

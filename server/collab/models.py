@@ -1,0 +1,3 @@
+"""Tables of the collab domain."""
+
+from __future__ import annotations

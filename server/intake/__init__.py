@@ -1,0 +1,1 @@
+"""Customer intake: equipment QR codes, public repair and tracking pages, channels."""

@@ -1,0 +1,1 @@
+"""Routing rules: ordered, tenant-configured conditions and actions on new orders."""

@@ -1,0 +1,3 @@
+"""Tables of the routing domain."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""SLA policies, business-hours calendars, per-order clocks and escalation."""

@@ -1,0 +1,35 @@
+"""Calls from the work-order service into SLA clocks; the only SLA entry points it uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from server.work_orders.models import WorkOrder
+from workflow.lifecycle import Status
+
+
+def on_order_created(*, db_session: Session, order: WorkOrder, now: dt.datetime) -> None:
+    """Start the order's clocks (flushed order, same transaction)."""
+
+
+def on_order_changed(
+    *, db_session: Session, order: WorkOrder, changed: set[str], now: dt.datetime
+) -> None:
+    """Re-target clocks when fields an SLA policy depends on (priority) changed."""
+
+
+def on_order_transition(
+    *,
+    db_session: Session,
+    order: WorkOrder,
+    source: Status,
+    target: Status,
+    occurred_at: dt.datetime,
+) -> None:
+    """Stop, pause or resume clocks on a status change."""
+
+
+def on_first_response(*, db_session: Session, order: WorkOrder, at: dt.datetime) -> None:
+    """A staff member answered the customer (customer-visible comment)."""

@@ -1,0 +1,3 @@
+"""Tables of the sla domain."""
+
+from __future__ import annotations
