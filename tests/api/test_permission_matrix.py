@@ -21,6 +21,9 @@ OFFICE_AND_LINKED_TECH = ALL
 PUBLIC: set[str] = set()
 
 MATRIX: dict[tuple[str, str], set[str] | None] = {
+    # --- service desk: SLA (calendars, policies, clocks, escalations) ---
+    # --- service desk: intake (QR codes, labels, public requests, channels) ---
+    # --- service desk: routing rules, comments, subtasks, defects ---
     ("GET", "/api/v1/stock/reports/consumption"): OFFICE,
     ("GET", "/api/v1/stock/reports/reorder"): OFFICE,
     ("GET", "/api/v1/stock/reports/turnover"): OFFICE,
