@@ -23,7 +23,8 @@ PUBLIC: set[str] = set()
 MATRIX: dict[tuple[str, str], set[str] | None] = {
     # --- service desk: SLA (calendars, policies, clocks, escalations) ---
     # --- service desk: intake (QR codes, labels, public requests, channels) ---
-    # --- service desk: routing rules, comments, subtasks, defects ---
+    # --- service desk: routing rules and inbound channels ---
+    # --- service desk: comments, subtasks, support tiers, defects ---
     ("GET", "/api/v1/stock/reports/consumption"): OFFICE,
     ("GET", "/api/v1/stock/reports/reorder"): OFFICE,
     ("GET", "/api/v1/stock/reports/turnover"): OFFICE,

@@ -1,4 +1,4 @@
-"""routing rules, defects
+"""routing rules, inbound channels
 
 Revision ID: 0013
 Revises: 0012
