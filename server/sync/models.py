@@ -143,6 +143,9 @@ class SyncDevice(TenantScoped, Base):
     last_cursor: Mapped[int | None] = mapped_column(BigInteger)
     # Everything this install did before this cursor is on the server (see feed.settle).
     settled_through: Mapped[int | None] = mapped_column(BigInteger)
+    # The install sends X-Sync-Clean-Through on pulls made with nothing unpushed: then only
+    # such a pull settles it (a committed push does not: the app may have edited since).
+    reports_clean: Mapped[bool] = mapped_column(default=False)
     last_pull_at: Mapped[dt.datetime | None]
     last_push_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

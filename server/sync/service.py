@@ -153,18 +153,26 @@ def _remember_pull(device: SyncDevice, last_pulled_at: int | None, upto: int) ->
 
 
 def _settle_clean(
-    db_session: Session, device: SyncDevice, technician_id: uuid.UUID, clean_through: int
+    db_session: Session,
+    device: SyncDevice,
+    technician_id: uuid.UUID,
+    clean_through: int,
+    nothing_pending: bool,
 ) -> None:
-    """The app reports that its sync which pulled up to ``clean_through`` pushed nothing."""
+    """Edits the app made after its sync at ``clean_through`` are its only unpushed ones;
+    with ``nothing_pending`` it has none at all right now."""
     if device.last_cursor is None or clean_through > device.last_cursor:
         raise ValidationFailed(
             "X-Sync-Clean-Through must be a timestamp this install has pulled.",
             code="invalid_clean_cursor",
         )
-    # Nothing was unpushed then, so edits made since were made against that state: it is
-    # a better conflict base than the older cursor WatermelonDB's pull-only sync left.
+    # Edits since were made against that state: it is a better conflict base than the
+    # older cursor WatermelonDB's pull-only sync left.
+    device.reports_clean = True
     if device.base_set and (device.conflict_base or 0) < clean_through:
         device.conflict_base = clean_through
+    if not nothing_pending:
+        return  # a drop now would destroy the unpushed edits along with the order
     feed.settle(
         db_session,
         device=device,
@@ -181,6 +189,7 @@ def pull(
     device_id: str,
     last_pulled_at: int | None,
     clean_through: int | None = None,
+    nothing_pending: bool = False,
     schema_version: int = SCHEMA_VERSION,
     migration: Migration | None = None,
 ) -> dict[str, Any]:
@@ -193,7 +202,7 @@ def pull(
     device = _device(db_session, principal, device_id)
     if clean_through is not None:
         # Before sequencing, so the drops it writes are numbered into this very pull.
-        _settle_clean(db_session, device, technician_id, clean_through)
+        _settle_clean(db_session, device, technician_id, clean_through, nothing_pending)
         db_session.flush()
     upto = feed.sequence(db_session, principal.tenant_id)
     if last_pulled_at is not None and last_pulled_at > upto:
@@ -312,9 +321,11 @@ def push(
     }
     device.base_set, device.conflict_base = False, None
     device.last_push_at = utcnow()
-    if last_pulled_at is not None and device.last_cursor is not None:
+    if last_pulled_at is not None and device.last_cursor is not None and not device.reports_clean:
         # Every local change the device had after applying that pull is now on the server:
         # orders reassigned away up to then can leave it. (Never past what it was given.)
+        # Only for installs that never report clean pulls: the app may edit again before
+        # its next pull, and the drop would destroy that edit; such apps settle by header.
         feed.settle(
             db_session,
             device=device,

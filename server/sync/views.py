@@ -52,10 +52,22 @@ CLEAN_HEADER = {
     "name": "X-Sync-Clean-Through",
     "required": False,
     "description": (
-        "The timestamp of this install's previous sync when that sync had nothing to push. "
-        "Lets the server use it as the conflict base and drop reassigned orders."
+        "The timestamp of a sync after which the app made no change it has not pushed: "
+        "its last sync that pushed nothing, or this pull's last_pulled_at when nothing is "
+        "unsynced now. Moves the conflict base up."
     ),
     "schema": {"type": "integer", "minimum": 0},
+}
+PENDING_HEADER = {
+    "in": "header",
+    "name": "X-Sync-Pending",
+    "required": False,
+    "description": (
+        "0 when the app has no unsynced change at this pull (with X-Sync-Clean-Through): "
+        "orders reassigned away may then be deleted from the device in this response. "
+        "1 or absent: they are not."
+    ),
+    "schema": {"type": "string", "enum": ["0", "1"]},
 }
 
 
@@ -69,6 +81,15 @@ def _clean_through() -> int | None:
             "X-Sync-Clean-Through must be a non-negative integer.", code="invalid_clean_cursor"
         )
     return int(raw)
+
+
+def _nothing_pending() -> bool:
+    raw = request.headers.get("X-Sync-Pending")
+    if raw is None:
+        return False
+    if raw.strip() not in ("0", "1"):
+        raise ValidationFailed("X-Sync-Pending must be 0 or 1.", code="invalid_pending_header")
+    return raw.strip() == "0"
 
 
 def _device() -> str:
@@ -88,7 +109,7 @@ class Sync(MethodView):
     @roles_required(*ALL_ROLES)
     @blp.arguments(PullArgsSchema, location="query")
     @blp.response(200, PullResponseSchema)
-    @blp.doc(parameters=[DEVICE_HEADER, CLEAN_HEADER])
+    @blp.doc(parameters=[DEVICE_HEADER, CLEAN_HEADER, PENDING_HEADER])
     def get(self, args: dict[str, Any]) -> Any:
         """Pull: every change in the technician's scope since last_pulled_at."""
         requested = args.get("schema_version")
@@ -100,6 +121,7 @@ class Sync(MethodView):
             device_id=_device(),
             last_pulled_at=_cursor(args.get("last_pulled_at")),
             clean_through=_clean_through(),
+            nothing_pending=_nothing_pending(),
             schema_version=version,
             migration=service.parse_migration(args.get("migration"), version),
         )

@@ -16,9 +16,11 @@ from tests.api.test_sync import dev, ids, note, pull, push, row
 URL = "/api/v1/sync"
 
 
-def clean_pull(api: Any, cursor: int, clean: Any, device: str = "phone-1") -> Any:
-    """A pull that reports the previous sync (which pulled up to ``clean``) pushed nothing."""
-    headers = {**dev(device), "X-Sync-Clean-Through": str(clean)}
+def clean_pull(
+    api: Any, cursor: int, clean: Any, device: str = "phone-1", pending: str = "0"
+) -> Any:
+    """A pull reporting the app's last clean sync, and whether anything is unpushed now."""
+    headers = {**dev(device), "X-Sync-Clean-Through": str(clean), "X-Sync-Pending": pending}
     return api.get(URL, query_string={"last_pulled_at": cursor}, headers=headers)
 
 
@@ -54,6 +56,41 @@ def test_a_clean_report_drops_a_reassigned_order_in_the_same_pull(world: Any, fi
     assert not ids(again, "work_orders", "deleted")
 
 
+def test_an_install_that_reports_clean_pulls_is_not_settled_by_a_push(
+    world: Any, field: Any
+) -> None:
+    """The chaos case: push, edit again offline, pull: the drop would destroy that edit."""
+    t0 = pull(world.technician).json["timestamp"]
+    t0 = clean_pull(world.technician, t0, t0).json["timestamp"]  # the app reports clean pulls
+    reassign(world, field.mine.id, world.other_tech)
+    t1 = pull(world.technician, t0).json["timestamp"]  # leaving: sent as updated
+    edit = {"work_orders": {"created": [], "updated": [notes_edit(field.mine.id, "a")]}}
+    assert push(world.technician, edit, t1).status_code == 200
+    # A second offline edit is pending at the next pull: the app says so.
+    still = clean_pull(world.technician, t1, t1, pending="1").json
+    assert str(field.mine.id) not in ids(still, "work_orders", "deleted")
+    assert str(field.mine.id) not in ids(
+        pull(world.technician, still["timestamp"]).json, "work_orders", "deleted"
+    )
+    edit = {"work_orders": {"created": [], "updated": [notes_edit(field.mine.id, "b")]}}
+    assert push(world.technician, edit, still["timestamp"]).status_code == 200
+    gone = clean_pull(world.technician, still["timestamp"], still["timestamp"]).json
+    assert str(field.mine.id) in ids(gone, "work_orders", "deleted")
+
+
+def test_an_install_without_clean_reports_settles_by_its_committed_push(
+    world: Any, field: Any
+) -> None:
+    """A stock WatermelonDB app never sends the header: a committed push settles it."""
+    t0 = pull(world.technician).json["timestamp"]
+    reassign(world, field.mine.id, world.other_tech)
+    t1 = pull(world.technician, t0).json["timestamp"]
+    edit = {"work_orders": {"created": [], "updated": [notes_edit(field.mine.id, "a")]}}
+    assert push(world.technician, edit, t1).status_code == 200
+    gone = pull(world.technician, t1).json
+    assert str(field.mine.id) in ids(gone, "work_orders", "deleted")
+
+
 def test_a_device_that_never_settles_keeps_the_order(world: Any, field: Any) -> None:
     t0 = pull(world.technician).json["timestamp"]
     reassign(world, field.mine.id, world.other_tech)
@@ -85,6 +122,8 @@ def test_bad_clean_reports_are_422(world: Any, field: Any) -> None:
     for bad in ("abc", "-1", "1.5"):
         r = clean_pull(world.technician, t0, bad)
         assert r.status_code == 422 and r.json["code"] == "invalid_clean_cursor", bad
+    r = clean_pull(world.technician, t0, t0, pending="maybe")
+    assert r.status_code == 422 and r.json["code"] == "invalid_pending_header"
     r = clean_pull(world.technician, t0, t0 + 1)  # never handed to this install
     assert r.status_code == 422 and r.json["code"] == "invalid_clean_cursor"
     r = clean_pull(world.technician, t0, t0, device="new-phone")  # unknown install

@@ -348,8 +348,7 @@ class Device:
         self.edits: list[EditRecord] = []
         self.created: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in APPEND_TABLES}
         self.dropped_pending = 0
-        # Like the app: the cursor of the last sync that had nothing to push, reported on the
-        # next pull (X-Sync-Clean-Through) so the server may drop reassigned orders.
+        # Like the app: the cursor of the last sync that had nothing to push (conflict base).
         self.clean_through: int | None = None
         self.baseline: dict[tuple[str, str], set[str]] = {}
         self.error: BaseException | None = None
@@ -359,9 +358,13 @@ class Device:
         """GET /sync from the cursor and apply it the WatermelonDB way."""
         cursor = "null" if self.cursor is None else str(self.cursor)
         headers = {}
-        if self.clean_through is not None:
-            headers["X-Sync-Clean-Through"] = str(self.clean_through)
-            self.clean_through = None
+        if self.cursor is not None and not self.pending():
+            # Like the app: a pull made with nothing unpushed says so, and only such a pull
+            # may bring the drop of an order reassigned away (see sync/README.md).
+            headers = {"X-Sync-Clean-Through": str(self.cursor), "X-Sync-Pending": "0"}
+        elif self.clean_through is not None:
+            headers = {"X-Sync-Clean-Through": str(self.clean_through), "X-Sync-Pending": "1"}
+        self.clean_through = None
         r = self.client.call(
             "GET", SYNC, kind="pull", params={"last_pulled_at": cursor}, headers=headers
         )

@@ -1,4 +1,5 @@
-"""service desk core: work order queue, tags, contact, subtasks, SLA summary; comments
+"""service desk core: work order queue, tags, contact, subtasks, SLA summary; comments;
+sync_devices.reports_clean
 
 Revision ID: 0010
 Revises: 0009
@@ -98,12 +99,17 @@ def upgrade() -> None:
         "work_orders", sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=True)
     )
     op.create_index(op.f("ix_work_orders_parent_id"), "work_orders", ["parent_id"])
+    op.add_column(
+        "sync_devices",
+        sa.Column("reports_clean", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_index(op.f("ix_work_orders_team_queue"), "work_orders", ["team_queue"])
     op.create_index("ix_work_orders_tenant_sla_due", "work_orders", ["tenant_id", "sla_due_at"])
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_column("sync_devices", "reports_clean")
     op.drop_index("ix_work_orders_tenant_sla_due", table_name="work_orders")
     op.drop_index(op.f("ix_work_orders_team_queue"), table_name="work_orders")
     op.drop_index(op.f("ix_work_orders_parent_id"), table_name="work_orders")

@@ -18,7 +18,7 @@ import {
 const require = createRequire(import.meta.url)
 const { Database, Q } = require('@nozbe/watermelondb')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
-const { synchronize } = require('@nozbe/watermelondb/sync')
+const { hasUnsyncedChanges, synchronize } = require('@nozbe/watermelondb/sync')
 const { setGenerator } = require('@nozbe/watermelondb/utils/common/randomId')
 const { default: defaultRandomId } = require('@nozbe/watermelondb/utils/common/randomId/randomId')
 
@@ -115,8 +115,8 @@ export class Device {
     this.storage = storage
     this.pulls = []
     this.pushes = []
-    // The timestamp of this install's last sync if that sync had nothing to push: the app
-    // reports it on its next pull (X-Sync-Clean-Through), see sync/README.md.
+    // The timestamp of this install's last sync if that sync had nothing to push: edits
+    // since were made against it (X-Sync-Clean-Through), see sync/README.md.
     this.cleanThrough = null
     this.faults = {} // test hooks: { losePushResponses: n, failPushAfterServer: n }
     const adapter = new LokiJSAdapter({
@@ -176,7 +176,15 @@ export class Device {
       migration: migration ? JSON.stringify(migration) : 'null',
     })
     const headers = { 'X-Device-Id': this.deviceId }
-    if (this.cleanThrough != null) headers['X-Sync-Clean-Through'] = String(this.cleanThrough)
+    // A pull made with nothing unpushed says so: only such a pull may bring the drop of an
+    // order reassigned away (a drop destroys unpushed edits), see sync/README.md.
+    if (lastPulledAt != null && !(await hasUnsyncedChanges({ database: this.db }))) {
+      headers['X-Sync-Clean-Through'] = String(lastPulledAt)
+      headers['X-Sync-Pending'] = '0'
+    } else if (this.cleanThrough != null) {
+      headers['X-Sync-Clean-Through'] = String(this.cleanThrough)
+      headers['X-Sync-Pending'] = '1'
+    }
     const r = await http('GET', `/api/v1/sync?${query}`, { token: this.token, headers })
     if (r.status !== 200) throw new HttpError('GET', '/api/v1/sync', r.status, r.body)
     const { changes, timestamp, experimentalStrategy } = r.body
