@@ -743,6 +743,7 @@ def ship(
                 work_order_id=requisition.work_order_id,
                 actor_id=principal.user_id,
                 note=_tag(requisition),
+                fulfils_reserved=q,
             )
             _unhold(db_session, warehouse.id, line.part_id, q)
             _use(db_session, requisition, line.part_id, q)

@@ -43,6 +43,7 @@ from server.work_orders.models import WorkOrder
 VAN_STOCK = "van_stock"  # the synced table of a technician's own van balances
 SCALE = Decimal("0.001")
 HALF_UNIT = Decimal("0.0005")
+ZERO = Decimal("0")
 SINGLETON_NAMES = {
     "transit": "In transit",
     "defective": "Defective returns",
@@ -215,9 +216,18 @@ def _balance_id(
 
 
 def _shift(
-    db_session: Session, balance_id: uuid.UUID, delta: Decimal, *, floor: bool
+    db_session: Session,
+    balance_id: uuid.UUID,
+    delta: Decimal,
+    *,
+    floor: bool,
+    held: Decimal | None = None,
 ) -> Decimal | None:
     """Add ``delta`` to on hand; with ``floor`` only if it stays >= 0. Returns the new value.
+
+    With ``held`` as well, only if available (on hand - reserved) stays >= 0 once the
+    ``held`` units this movement itself fulfils are counted as free: reserved stock is
+    promised to a job and must not leave through another movement.
 
     One conditional UPDATE: on PostgreSQL a concurrent taker of the last unit blocks on the
     row and then re-checks the condition, so exactly one of them wins.
@@ -232,6 +242,10 @@ def _shift(
     if floor:
         # Half the smallest unit: SQLite keeps NUMERIC as floating point.
         stmt = stmt.where(StockBalance.on_hand + delta > -HALF_UNIT)
+        if held is not None:
+            stmt = stmt.where(
+                StockBalance.on_hand - StockBalance.reserved + held + delta > -HALF_UNIT
+            )
     value = db_session.execute(stmt).scalar_one_or_none()
     return None if value is None else Decimal(value).quantize(SCALE)
 
@@ -270,6 +284,7 @@ def post(
     part_usage_id: uuid.UUID | None = None,
     reverses_id: uuid.UUID | None = None,
     field_truth: bool = False,
+    fulfils_reserved: Any = 0,
 ) -> StockMovement:
     """Move stock between two locations (one movement row, both balances, serials).
 
@@ -279,6 +294,9 @@ def post(
     ``field_truth`` marks consumption that already happened on site (pushed from a phone):
     a van may then go below zero and a serial may come from elsewhere; both are accepted
     and raised as discrepancies instead of refused.
+
+    Reserved stock cannot leave a controlled location (``stock_reserved``) except as the
+    ``fulfils_reserved`` units of the reservation this movement ships, or by an adjustment.
     """
     if reason not in REASONS:
         raise ValidationFailed(f"Unknown reason {reason!r}.", code="invalid_reason")
@@ -316,10 +334,27 @@ def post(
     out = _balance_id(db_session, source.id, part.id)
     out_id = out[0]
     controlled = source.kind in CONTROLLED
-    left = _shift(db_session, out_id, -q, floor=controlled)
+    # Field consumption and stocktake adjustments record what physically happened: they are
+    # never refused for a reservation (a short count then surfaces when the job ships).
+    if field_truth or reason == "adjustment":
+        held = None
+    else:
+        held = quantity_of(fulfils_reserved) if fulfils_reserved else ZERO
+    left = _shift(db_session, out_id, -q, floor=controlled, held=held)
     if left is None:
         if not (field_truth and source.kind == VAN):
-            have = db_session.scalar(select(StockBalance.on_hand).where(StockBalance.id == out_id))
+            have, reserved = db_session.execute(
+                select(StockBalance.on_hand, StockBalance.reserved).where(StockBalance.id == out_id)
+            ).one()
+            if Decimal(str(have)) + HALF_UNIT > q:
+                raise Conflict(
+                    f"{source.code} holds {have} of {part.sku}, but {reserved} of it is "
+                    f"reserved for jobs; {q} requested.",
+                    code="stock_reserved",
+                    on_hand=str(have),
+                    reserved=str(reserved),
+                    requested=str(q),
+                )
             raise Conflict(
                 f"{source.code} holds {have} of {part.sku}; {q} requested.",
                 code="insufficient_stock",

@@ -405,6 +405,45 @@ def test_auto_approval_waits_for_a_person_when_stock_is_reserved(world: Any, dep
     assert r.status_code == 200 and balance(d, d.wh, d.relay) == (Decimal("20"), Decimal("5"))
 
 
+def test_reserved_stock_cannot_leave_by_another_movement(world: Any, depot: Any) -> None:
+    """Reservations lower available: a manual transfer may take only what is free."""
+    d = depot
+    body = {
+        "work_order_id": str(d.other_order.id),
+        "location_id": str(d.wh.id),
+        "part_id": str(d.relay.id),
+        "quantity": 18,
+    }
+    assert world.dispatcher.post(f"{URL}/reservations", json=body).status_code == 201
+    move = {
+        "part_id": str(d.relay.id),
+        "from_location_id": str(d.wh.id),
+        "to_location_id": str(d.other_wh.id),
+        "reason": "transfer",
+    }
+    r = world.dispatcher.post(f"{URL}/movements", json={**move, "quantity": 3})
+    assert r.status_code == 409 and r.json["code"] == "stock_reserved", r.json
+    assert (r.json["on_hand"], r.json["reserved"]) == ("20.000", "18.000")
+    assert balance(d, d.wh, d.relay) == (Decimal("20"), Decimal("18"))  # nothing half-posted
+    r = world.dispatcher.post(f"{URL}/movements", json={**move, "quantity": 2})
+    assert r.status_code == 201, r.json
+    assert balance(d, d.wh, d.relay) == (Decimal("18"), Decimal("18"))
+    r = world.dispatcher.post(f"{URL}/movements", json={**move, "quantity": 1})
+    assert r.status_code == 409 and r.json["code"] == "stock_reserved"
+
+
+def test_shipping_a_requisition_uses_its_own_reservation(world: Any, depot: Any) -> None:
+    """All of a part reserved by one requisition still ships: the shipment fulfils it."""
+    d = depot
+    req = filed(world.technician, d, (d.relay, 20), work_order_id=str(d.order.id))
+    if req["status"] == "requested":
+        assert act(world.admin, req, "approve").status_code == 200
+    assert balance(d, d.wh, d.relay) == (Decimal("20"), Decimal("20"))
+    r = act(world.agent, req, "ship")
+    assert r.status_code == 200, r.json
+    assert balance(d, d.wh, d.relay) == (Decimal("0"), Decimal("0"))
+
+
 def test_reservation_input_is_checked(world: Any, depot: Any) -> None:
     d = depot
     base = {
