@@ -354,14 +354,10 @@ def _active_reservation(
     )
 
 
-def _use(db_session: Session, requisition: Requisition, part_id: uuid.UUID, q: Decimal) -> None:
-    """A shipment used ``q`` of the line's reservation: that much becomes a used row."""
-    held = _active_reservation(db_session, requisition, part_id)
-    if held is None:
-        return  # a van restock: the line is the record of the hold
-    now = utcnow()
+def _mark_used(db_session: Session, held: Reservation, q: Decimal) -> None:
+    """``q`` of the hold was used: that much becomes a used row, the rest stays held."""
     rest = _dec(held.quantity) - q
-    held.quantity, held.status, held.closed_at = q, USED, now
+    held.quantity, held.status, held.closed_at = q, USED, utcnow()
     if rest > 0:
         # Split, so each row says what happened to its units: used here, still held there.
         db_session.add(
@@ -371,9 +367,73 @@ def _use(db_session: Session, requisition: Requisition, part_id: uuid.UUID, q: D
                 part_id=held.part_id,
                 quantity=rest,
                 status=ACTIVE,
-                requisition_id=requisition.id,
+                requisition_id=held.requisition_id,
             )
         )
+
+
+def _use(db_session: Session, requisition: Requisition, part_id: uuid.UUID, q: Decimal) -> None:
+    """A shipment used ``q`` of the line's reservation: that much becomes a used row."""
+    held = _active_reservation(db_session, requisition, part_id)
+    if held is None:
+        return  # a van restock: the line is the record of the hold
+    _mark_used(db_session, held, q)
+
+
+def consume_reserved(
+    db_session: Session,
+    *,
+    work_order_id: uuid.UUID,
+    location_id: uuid.UUID,
+    part_id: uuid.UUID,
+    quantity: Decimal,
+) -> Decimal:
+    """Parts used on a job come out of what was held for that job there first.
+
+    Returns how much of ``quantity`` was reserved (and is now marked used).
+    """
+    holds = db_session.scalars(
+        select(Reservation)
+        .where(
+            Reservation.work_order_id == work_order_id,
+            Reservation.location_id == location_id,
+            Reservation.part_id == part_id,
+            Reservation.status == ACTIVE,
+        )
+        .order_by(Reservation.created_at, Reservation.id)
+        .with_for_update()
+    ).all()
+    left = _dec(quantity)
+    for held in holds:
+        if left <= 0:
+            break
+        q = min(left, _dec(held.quantity))
+        _unhold(db_session, location_id, part_id, q)
+        _mark_used(db_session, held, q)
+        left -= q
+    return _dec(quantity) - left
+
+
+def release_for_order(*, db_session: Session, work_order_id: uuid.UUID) -> int:
+    """A cancelled or closed job needs nothing more: give back its direct reservations.
+
+    Holds that belong to a requisition stay: cancelling the requisition releases them
+    together with its lines. Returns how many holds were released.
+    """
+    holds = db_session.scalars(
+        select(Reservation)
+        .where(
+            Reservation.work_order_id == work_order_id,
+            Reservation.status == ACTIVE,
+            Reservation.requisition_id.is_(None),
+        )
+        .with_for_update()
+    ).all()
+    now = utcnow()
+    for held in holds:
+        _unhold(db_session, held.location_id, held.part_id, _dec(held.quantity))
+        held.status, held.closed_at = RELEASED, now
+    return len(holds)
 
 
 def _release_line(db_session: Session, requisition: Requisition, line: RequisitionLine) -> None:

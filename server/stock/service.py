@@ -553,6 +553,16 @@ def consume_from_field(
         part_usage_id=usage.id,
         field_truth=True,
     )
+    # Imported here: requisitions builds on this module's posting functions.
+    from server.stock.requisitions import consume_reserved
+
+    consume_reserved(
+        db_session,
+        work_order_id=order.id,
+        location_id=movement.from_location_id,
+        part_id=part.id,
+        quantity=movement.quantity,
+    )
     removed = [str(s).strip() for s in usage.removed_serial_numbers or [] if str(s).strip()]
     _take_out(db_session, usage=usage, part=part, order=order, site=site, serials=removed)
     unit = db_session.get(Equipment, usage.equipment_id) if usage.equipment_id else None

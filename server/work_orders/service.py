@@ -643,6 +643,12 @@ def apply_transition(
     sla_hooks.on_order_transition(
         db_session=db_session, order=order, source=source, target=target, occurred_at=occurred_at
     )
+    if target in (Status.CANCELLED, Status.CLOSED):
+        # Imported here: the stock package builds on work-order services (a cycle otherwise).
+        from server.stock.requisitions import release_for_order
+
+        # Parts held for the job are free again (requisitions keep theirs until cancelled).
+        release_for_order(db_session=db_session, work_order_id=order.id)
 
 
 def _refuse(code: str | None, source: Status, target: Status, missing: list[str]) -> None:
@@ -672,6 +678,9 @@ SORTABLE: dict[str, Any] = {
     "status": WorkOrder.status,
     "scheduled_start": WorkOrder.scheduled_start,
     "requested_start": WorkOrder.requested_start,
+    # "Closest to breach first": the earliest running SLA deadline; orders without a
+    # running clock (NULL) sort last either way.
+    "sla_due_at": WorkOrder.sla_due_at,
 }
 
 

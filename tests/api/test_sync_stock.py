@@ -184,3 +184,50 @@ def test_malformed_usage_rows_are_refused_whole(world: Any, field: Any) -> None:
     ):
         r = push(world.technician, {"part_usages": {"created": [bad]}}, t0)
         assert r.status_code == 422 and r.json["code"] == "foreign_or_invalid_rows", bad
+
+
+def test_parts_used_on_a_job_consume_what_was_reserved_for_it(
+    world: Any, field: Any, session: Any
+) -> None:
+    """A hold on the van for the order becomes used when the phone reports the part used."""
+    t0 = pull(world.technician, schema_version=2).json["timestamp"]
+    van_id = stock_the_van(session, world, field, 5)
+    hold = {
+        "work_order_id": str(field.mine.id),
+        "location_id": str(van_id),
+        "part_id": str(field.part.id),
+        "quantity": 3,
+    }
+    r = world.dispatcher.post("/api/v1/stock/reservations", json=hold)
+    assert r.status_code == 201, r.json
+    used = usage(field.mine.id, field.part.id, 2)
+    assert push(world.technician, {"part_usages": {"created": [used]}}, t0).status_code == 200
+    session.expire_all()
+    balance = session.scalars(
+        select(StockBalance).where(
+            StockBalance.location_id == van_id, StockBalance.part_id == field.part.id
+        )
+    ).one()
+    assert (balance.on_hand, balance.reserved) == (Decimal(3), Decimal(1))
+    holds = world.dispatcher.get(
+        "/api/v1/stock/reservations", query_string={"work_order_id": str(field.mine.id)}
+    ).json
+    assert sorted((h["status"], h["quantity"]) for h in holds) == [
+        ("active", "1.000"),
+        ("used", "2.000"),
+    ]
+    # The job is cancelled: what is still held goes back to available.
+    etag = world.dispatcher.get(f"/api/v1/work-orders/{field.mine.id}").headers["ETag"]
+    r = world.dispatcher.post(
+        f"/api/v1/work-orders/{field.mine.id}/transitions",
+        json={"to": "cancelled", "reason": "customer fixed it"},
+        headers={"If-Match": etag},
+    )
+    assert r.status_code == 200, r.json
+    session.expire_all()
+    assert session.get(StockBalance, balance.id).reserved == Decimal(0)  # type: ignore[union-attr]
+    holds = world.dispatcher.get(
+        "/api/v1/stock/reservations", query_string={"work_order_id": str(field.mine.id)}
+    ).json
+    assert sorted(h["status"] for h in holds) == ["released", "used"]
+    assert service.ledger_mismatches(session) == []
