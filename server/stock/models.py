@@ -91,6 +91,10 @@ class StockMovement(UUIDPk, TenantScoped, Base):
         ForeignKey("stock_locations.id", ondelete="RESTRICT")
     )
     quantity: Mapped[Decimal] = mapped_column(QUANTITY)
+    # The part's cost and price when it moved: settlement and reports must not change when
+    # the catalogue does (NULL on rows from before they were recorded: catalogue values).
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     serial_numbers: Mapped[list[Any]] = mapped_column(default=list)
     reason: Mapped[str] = mapped_column(String(16))
     work_order_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -49,6 +49,11 @@ def _consumed(period_from: dt.datetime | None, period_to: dt.datetime | None) ->
     return stmt.subquery()
 
 
+def _at_the_time(recorded: Any, catalogue: Any) -> Any:
+    """The value recorded on the movement, else (older rows) the catalogue's."""
+    return func.coalesce(recorded, catalogue)
+
+
 def consumption(
     *,
     db_session: Session,
@@ -65,8 +70,8 @@ def consumption(
         raise ValidationFailed("to must be after from.", code="invalid_date_range")
     used = _consumed(period_from, period_to)
     van = aliased(StockLocation)
-    cost = func.sum(used.c.quantity * Part.unit_cost)
-    price = func.sum(used.c.quantity * Part.unit_price)
+    cost = func.sum(used.c.quantity * _at_the_time(used.c.unit_cost, Part.unit_cost))
+    price = func.sum(used.c.quantity * _at_the_time(used.c.unit_price, Part.unit_price))
     base = select().select_from(used).join(Part, Part.id == used.c.part_id)
     if group_by == "part":
         stmt = base.add_columns(
@@ -124,25 +129,29 @@ def work_order_costs(*, db_session: Session, work_order_id: uuid.UUID) -> dict[s
     used = _consumed(None, None)
     stmt = (
         select(
-            Part.id, Part.sku, Part.name, func.sum(used.c.quantity), Part.unit_cost, Part.unit_price
+            Part.id,
+            Part.sku,
+            Part.name,
+            func.sum(used.c.quantity),
+            func.sum(used.c.quantity * _at_the_time(used.c.unit_cost, Part.unit_cost)),
+            func.sum(used.c.quantity * _at_the_time(used.c.unit_price, Part.unit_price)),
         )
         .select_from(used)
         .join(Part, Part.id == used.c.part_id)
         .where(used.c.work_order_id == work_order_id)
-        .group_by(Part.id, Part.sku, Part.name, Part.unit_cost, Part.unit_price)
+        .group_by(Part.id, Part.sku, Part.name)
         .order_by(Part.sku)
     )
     lines = []
-    for part_id, sku, name, quantity, unit_cost, unit_price in db_session.execute(stmt):
-        q = Decimal(str(quantity)).quantize(SCALE)
+    for part_id, sku, name, quantity, cost, price in db_session.execute(stmt):
         lines.append(
             {
                 "part_id": part_id,
                 "sku": sku,
                 "name": name,
-                "quantity": q,
-                "cost": (q * Decimal(unit_cost)).quantize(Decimal("0.01")),
-                "price": (q * Decimal(unit_price)).quantize(Decimal("0.01")),
+                "quantity": Decimal(str(quantity)).quantize(SCALE),
+                "cost": Decimal(str(cost or 0)).quantize(Decimal("0.01")),
+                "price": Decimal(str(price or 0)).quantize(Decimal("0.01")),
             }
         )
     return {

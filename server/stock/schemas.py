@@ -127,6 +127,13 @@ class MovementSchema(Schema):
     from_location_id = fields.UUID(dump_only=True)
     to_location_id = fields.UUID(dump_only=True)
     quantity = quantity_out()
+    unit_cost = fields.Decimal(
+        dump_only=True,
+        as_string=True,
+        allow_none=True,
+        metadata={"description": "The part's cost when it moved (null on old rows)."},
+    )
+    unit_price = fields.Decimal(dump_only=True, as_string=True, allow_none=True)
     serial_numbers = fields.List(fields.String(), dump_only=True)
     reason = fields.String(dump_only=True, metadata={"enum": list(REASONS)})
     work_order_id = fields.UUID(dump_only=True, allow_none=True)

@@ -285,6 +285,7 @@ def post(
     reverses_id: uuid.UUID | None = None,
     field_truth: bool = False,
     fulfils_reserved: Any = 0,
+    valued_like: StockMovement | None = None,
 ) -> StockMovement:
     """Move stock between two locations (one movement row, both balances, serials).
 
@@ -297,6 +298,9 @@ def post(
 
     Reserved stock cannot leave a controlled location (``stock_reserved``) except as the
     ``fulfils_reserved`` units of the reservation this movement ships, or by an adjustment.
+
+    The part's current cost and price are recorded on the movement, or those of
+    ``valued_like`` (a reversal undoes its original at the original's values).
     """
     if reason not in REASONS:
         raise ValidationFailed(f"Unknown reason {reason!r}.", code="invalid_reason")
@@ -320,6 +324,8 @@ def post(
         from_location_id=source.id,
         to_location_id=destination.id,
         quantity=q,
+        unit_cost=valued_like.unit_cost if valued_like else part.unit_cost,
+        unit_price=valued_like.unit_price if valued_like else part.unit_price,
         serial_numbers=numbers,
         reason=reason,
         work_order_id=work_order_id,
@@ -482,6 +488,7 @@ def reverse(
         actor_id=actor_id,
         note=note,
         reverses_id=movement.id,
+        valued_like=movement,
     )
 
 

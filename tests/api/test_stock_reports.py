@@ -120,6 +120,26 @@ def test_parts_cost_of_a_work_order_nets_reversals(world: Any, used: Any) -> Non
     )
 
 
+def test_costs_stay_at_the_values_of_the_day_the_parts_moved(
+    world: Any, used: Any, session: Any
+) -> None:
+    """A price list change does not rewrite what a finished job cost."""
+    r = world.admin.patch(
+        f"/api/v1/parts/{used.relay.id}", json={"unit_cost": "40.00", "unit_price": "90.00"}
+    )
+    assert r.status_code == 200, r.json
+    body = world.dispatcher.get(f"/api/v1/stock/reports/work-orders/{used.order.id}").json
+    assert (body["cost"], body["price"]) == ("13.00", "38.00")
+    by_part = world.dispatcher.get(
+        "/api/v1/stock/reports/consumption", query_string={"group_by": "part"}
+    ).json
+    assert ("RL-1", "8.00") in [(x["label"], x["cost"]) for x in by_part]
+    moves = world.dispatcher.get(
+        "/api/v1/stock/movements", query_string={"work_order_id": str(used.order.id)}
+    ).json
+    assert {(m["unit_cost"], m["unit_price"]) for m in moves} >= {("4.00", "9.00")}
+
+
 def test_reorder_suggestions_follow_min_max(world: Any, used: Any) -> None:
     put = world.dispatcher.put(
         "/api/v1/stock/levels",
