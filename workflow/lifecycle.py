@@ -132,6 +132,16 @@ RULES: tuple[Rule, ...] = (
         _r(Requirement.ASSIGNEE, Requirement.RESOLUTION_SUMMARY),
         frozenset({Effect.SET_ACTUAL_END}),
     ),
+    # Support tier L1: resolved remotely (phone, KB article) with no visit, so no actual
+    # times; a planned visit or an order on hold may end this way too (the customer fixed
+    # it meanwhile). On site, the technician completes.
+    Rule(
+        _s(*(ACTIVE | {Status.ON_HOLD}) - {Status.ON_SITE}),
+        Status.COMPLETED,
+        OFFICE,
+        _r(Requirement.RESOLUTION_SUMMARY),
+        frozenset({Effect.CLEAR_HOLD}),
+    ),
     Rule(_s(Status.COMPLETED), Status.CLOSED, OFFICE),
     Rule(
         _s(*(ACTIVE - {Status.ON_SITE, Status.EN_ROUTE, Status.ACCEPTED})),

@@ -25,6 +25,16 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     # --- service desk: intake (QR codes, labels, public requests, channels) ---
     # --- service desk: routing rules and inbound channels ---
     # --- service desk: comments, subtasks, support tiers, defects ---
+    ("GET", "/api/v1/work-orders/<uuid:order_id>/comments"): OFFICE_AND_LINKED_TECH,
+    ("POST", "/api/v1/work-orders/<uuid:order_id>/comments"): OFFICE_AND_LINKED_TECH,
+    ("GET", "/api/v1/work-orders/<uuid:order_id>/subtasks"): OFFICE_AND_LINKED_TECH,
+    ("POST", "/api/v1/work-orders/<uuid:order_id>/subtasks"): OFFICE,
+    ("POST", "/api/v1/work-orders/<uuid:order_id>/resolve-remotely"): OFFICE,
+    ("POST", "/api/v1/work-orders/<uuid:order_id>/escalate-l3"): OFFICE,
+    ("GET", "/api/v1/defects"): OFFICE,
+    ("GET", "/api/v1/defects/patterns"): OFFICE,
+    ("GET", "/api/v1/defects/<uuid:defect_id>"): OFFICE,
+    ("PATCH", "/api/v1/defects/<uuid:defect_id>"): PLANNERS,
     ("GET", "/api/v1/stock/reports/consumption"): OFFICE,
     ("GET", "/api/v1/stock/reports/reorder"): OFFICE,
     ("GET", "/api/v1/stock/reports/turnover"): OFFICE,
