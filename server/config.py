@@ -97,6 +97,8 @@ class Config:
     # Parts requisitions worth less than this (sum of quantity x unit cost) are approved
     # without a person; the tenants table has no settings column for a per-tenant value yet.
     REQUISITION_AUTO_APPROVE_LIMIT = os.environ.get("REQUISITION_AUTO_APPROVE_LIMIT", "200")
+    # Shared secret the mail provider sends in X-Webhook-Secret; unset = inbound e-mail off.
+    INBOUND_EMAIL_SECRET = os.environ.get("INBOUND_EMAIL_SECRET") or None
 
 
 class TestingConfig(Config):

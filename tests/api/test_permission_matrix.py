@@ -24,6 +24,19 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     # --- service desk: SLA (calendars, policies, clocks, escalations) ---
     # --- service desk: intake (QR codes, labels, public requests, channels) ---
     # --- service desk: routing rules and inbound channels ---
+    ("GET", "/api/v1/routing/rules"): OFFICE,
+    ("POST", "/api/v1/routing/rules"): ADMIN,
+    ("PUT", "/api/v1/routing/rules/positions"): ADMIN,
+    ("GET", "/api/v1/routing/rules/<uuid:rule_id>"): OFFICE,
+    ("PATCH", "/api/v1/routing/rules/<uuid:rule_id>"): ADMIN,
+    ("DELETE", "/api/v1/routing/rules/<uuid:rule_id>"): ADMIN,
+    ("POST", "/api/v1/routing/dry-run"): OFFICE,
+    ("POST", "/api/v1/channels/email/<string:tenant_slug>"): None,
+    ("POST", "/api/v1/channels/web/<string:tenant_slug>"): None,
+    ("GET", "/api/v1/channels/inbox"): OFFICE,
+    ("GET", "/api/v1/channels/inbox/<uuid:item_id>"): OFFICE,
+    ("POST", "/api/v1/channels/inbox/<uuid:item_id>/convert"): OFFICE,
+    ("POST", "/api/v1/channels/inbox/<uuid:item_id>/dismiss"): OFFICE,
     # --- service desk: comments, subtasks, support tiers, defects ---
     ("GET", "/api/v1/work-orders/<uuid:order_id>/comments"): OFFICE_AND_LINKED_TECH,
     ("POST", "/api/v1/work-orders/<uuid:order_id>/comments"): OFFICE_AND_LINKED_TECH,
