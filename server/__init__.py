@@ -54,6 +54,10 @@ def register_extensions(app: Flask) -> None:
     app.extensions["db"] = db
     # One Api (and OpenAPI spec) per app: tests build many apps in one process.
     app.extensions["api"] = Api(app)
+    # Flask-Limiter with no default limits: only the public intake routes are limited.
+    from server.intake.ratelimit import init_app as init_rate_limits
+
+    init_rate_limits(app)
 
     from server.auth.principal import authenticate_request
     from server.http import guard_request_text

@@ -99,6 +99,20 @@ class Config:
     REQUISITION_AUTO_APPROVE_LIMIT = os.environ.get("REQUISITION_AUTO_APPROVE_LIMIT", "200")
     # Shared secret the mail provider sends in X-Webhook-Secret; unset = inbound e-mail off.
     INBOUND_EMAIL_SECRET = os.environ.get("INBOUND_EMAIL_SECRET") or None
+    # Customer intake (QR repair and tracking pages): the origin printed in QR links (else
+    # the request's), Flask-Limiter storage (in-process memory:// embedded, redis:// at
+    # scale) and limits of the public routes only, upload limits, duplicate window.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
+    INTAKE_SUBMIT_LIMIT_PER_TOKEN = os.environ.get("INTAKE_SUBMIT_LIMIT_PER_TOKEN", "20/hour")
+    INTAKE_SUBMIT_LIMIT_PER_ADDRESS = os.environ.get("INTAKE_SUBMIT_LIMIT_PER_ADDRESS", "30/hour")
+    INTAKE_VIEW_LIMIT_PER_ADDRESS = os.environ.get("INTAKE_VIEW_LIMIT_PER_ADDRESS", "300/minute")
+    INTAKE_MAX_PHOTOS = int(os.environ.get("INTAKE_MAX_PHOTOS", "3"))
+    INTAKE_MAX_PHOTO_BYTES = int(os.environ.get("INTAKE_MAX_PHOTO_BYTES", str(5 * 1024 * 1024)))
+    INTAKE_MAX_BODY_BYTES = int(os.environ.get("INTAKE_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
+    INTAKE_DUPLICATE_WINDOW_MINUTES = int(os.environ.get("INTAKE_DUPLICATE_WINDOW_MINUTES", "10"))
+    INTAKE_POLL_SECONDS = int(os.environ.get("INTAKE_POLL_SECONDS", "5"))
 
 
 class TestingConfig(Config):
@@ -114,6 +128,10 @@ class TestingConfig(Config):
     DISPATCH_RUNNER = "inline"
     DISPATCH_DEFAULT_TIME_LIMIT_S = 2.0
     DISPATCH_ISOLATE = False
+    # The suite shares one client address; rate-limit tests lower these per test.
+    INTAKE_SUBMIT_LIMIT_PER_TOKEN = "10000/minute"
+    INTAKE_SUBMIT_LIMIT_PER_ADDRESS = "10000/minute"
+    INTAKE_VIEW_LIMIT_PER_ADDRESS = "10000/minute"
 
 
 class ProductionConfig(Config):

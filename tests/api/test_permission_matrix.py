@@ -23,6 +23,15 @@ PUBLIC: set[str] = set()
 MATRIX: dict[tuple[str, str], set[str] | None] = {
     # --- service desk: SLA (calendars, policies, clocks, escalations) ---
     # --- service desk: intake (QR codes, labels, public requests, channels) ---
+    ("GET", "/api/v1/equipment/<uuid:equipment_id>/qr"): OFFICE,
+    ("POST", "/api/v1/equipment/<uuid:equipment_id>/qr"): PLANNERS,
+    ("DELETE", "/api/v1/equipment/<uuid:equipment_id>/qr"): PLANNERS,
+    ("GET", "/api/v1/equipment/<uuid:equipment_id>/qr.svg"): OFFICE,
+    ("GET", "/api/v1/equipment/<uuid:equipment_id>/qr.png"): OFFICE,
+    ("POST", "/api/v1/equipment/qr-labels"): PLANNERS,
+    ("GET", "/api/v1/public/qr/<token>"): None,
+    ("POST", "/api/v1/public/qr/<token>/requests"): None,
+    ("GET", "/api/v1/public/tracking/<token>"): None,
     # --- service desk: routing rules and inbound channels ---
     ("GET", "/api/v1/routing/rules"): OFFICE,
     ("POST", "/api/v1/routing/rules"): ADMIN,
