@@ -77,6 +77,8 @@ class StockMovement(UUIDPk, TenantScoped, Base):
     __tablename__ = "stock_movements"
     __table_args__ = (
         Index("ix_stock_movements_part_time", "tenant_id", "part_id", "recorded_at"),
+        # Reports read one reason over a period (consumption in a quarter).
+        Index("ix_stock_movements_reason_time", "tenant_id", "reason", "occurred_at"),
         Index("ix_stock_movements_from", "from_location_id", "part_id"),
         Index("ix_stock_movements_to", "to_location_id", "part_id"),
         UniqueConstraint("reverses_id"),

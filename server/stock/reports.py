@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from server.equipment.models import Equipment
@@ -37,11 +37,10 @@ GROUPS = ("part", "equipment_model", "technician", "month")
 def _consumed(period_from: dt.datetime | None, period_to: dt.datetime | None) -> Any:
     """Consumption movements in the period that were not reversed."""
     reversal = aliased(StockMovement)
-    stmt = (
-        select(StockMovement)
-        .outerjoin(reversal, reversal.reverses_id == StockMovement.id)
-        .where(StockMovement.reason == "consumption", reversal.id.is_(None))
-    )
+    # NOT EXISTS, not an outer join + IS NULL: PostgreSQL estimated the latter at one row
+    # and nested-looped a quarter's consumption against every part (seconds at 1M rows).
+    undone = exists().where(reversal.reverses_id == StockMovement.id)
+    stmt = select(StockMovement).where(StockMovement.reason == "consumption", ~undone)
     if period_from is not None:
         stmt = stmt.where(StockMovement.occurred_at >= period_from)
     if period_to is not None:

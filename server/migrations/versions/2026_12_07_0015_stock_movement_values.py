@@ -1,4 +1,4 @@
-"""stock movements record the part's unit cost and price when they moved
+"""stock movements record the part's unit cost and price when they moved; reason/time index
 
 Revision ID: 0015
 Revises: 0014
@@ -27,9 +27,15 @@ def upgrade() -> None:
         "stock_movements",
         sa.Column("unit_price", sa.Numeric(precision=12, scale=2), nullable=True),
     )
+    op.create_index(
+        "ix_stock_movements_reason_time",
+        "stock_movements",
+        ["tenant_id", "reason", "occurred_at"],
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index("ix_stock_movements_reason_time", table_name="stock_movements")
     op.drop_column("stock_movements", "unit_price")
     op.drop_column("stock_movements", "unit_cost")
