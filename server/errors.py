@@ -133,7 +133,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, **exc.details)
+        response = error_response(exc.status, exc.code, exc.message, **exc.details)
+        if exc.status == 429 and "retry_after" in exc.details:
+            # Clients and proxies read the header, not the body.
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

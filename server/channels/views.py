@@ -23,6 +23,7 @@ from server.channels.schemas import (
 )
 from server.db import db
 from server.http import Blueprint, paginate
+from server.intake.ratelimit import client_address, enforce
 from server.work_orders.schemas import WorkOrderSchema
 
 SECRET_HEADER = "X-Webhook-Secret"
@@ -79,6 +80,8 @@ class WebForm(MethodView):
     @blp.doc(security=[])
     def post(self, data: dict[str, Any], tenant_slug: str) -> Any:
         """Submit a request; the answer does not say whether the sender was recognised."""
+        # Public like the QR pages: the same per-address limit (429 with Retry-After).
+        enforce("INTAKE_SUBMIT_LIMIT_PER_ADDRESS", "web-form-addr", client_address())
         session = db.session()
         tenant = service.bind_tenant(db_session=session, slug=tenant_slug)
         msg = service.receive_web_form(db_session=session, tenant=tenant, data=data)

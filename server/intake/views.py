@@ -12,7 +12,6 @@ from flask.views import MethodView
 
 from server.auth.principal import OFFICE_ROLES, PLANNER_ROLES, roles_required
 from server.db import db
-from server.errors import error_response
 from server.http import Blueprint
 from server.intake import ratelimit, service, web
 from server.intake.i18n import SYMPTOMS
@@ -135,13 +134,6 @@ def equipment_qr_labels(data: dict[str, Any]) -> Response:
 @public_blp.before_request
 def _limit_public_views() -> None:
     ratelimit.enforce_views()
-
-
-@public_blp.errorhandler(ratelimit.RateLimited)
-def _rate_limited(exc: ratelimit.RateLimited) -> Response:
-    response = error_response(exc.status, exc.code, exc.message, retry_after=exc.retry_after)
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 @public_blp.route("/qr/<token>")

@@ -3,6 +3,7 @@ for unknown senders, convert/dismiss) and the public web form (matching, honeypo
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -382,6 +383,22 @@ def test_web_form_unknown_requester_goes_to_the_inbox(world: Any, desk: Any) -> 
     items = world.agent.get(f"{INBOX}?channel=web").json
     assert [i["id"] for i in items] == [r.json["reference"]]
     assert items[0]["reason"] == "unknown_sender" and items[0]["from_name"] == "王芳"
+
+
+def test_web_form_is_rate_limited_per_address(
+    world: Any, session: Any, desk: Any, app: Any, client: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "INTAKE_SUBMIT_LIMIT_PER_ADDRESS", "2/minute")
+    me = {"REMOTE_ADDR": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+    url = f"/api/v1/channels/web/{world.a.slug}"
+    for i in range(2):
+        body = form(subject=f"Problem {i}")
+        assert client.post(url, json=body, environ_base=me).status_code == 202
+    before = count(session, InboundMessage)
+    r = client.post(url, json=form(subject="Problem 3"), environ_base=me)
+    assert r.status_code == 429 and r.json["code"] == "rate_limited"
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+    assert count(session, InboundMessage) == before
 
 
 def test_honeypot_answers_the_same_and_stores_nothing(world: Any, session: Any, desk: Any) -> None:
