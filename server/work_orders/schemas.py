@@ -42,7 +42,7 @@ class ContactSchema(Schema):
     locale = fields.String(validate=validate.OneOf(["en", "zh"]))
 
 
-SLA_STATES = ["ok", "at_risk", "breached", "paused", "met"]
+SLA_STATES = ["ok", "at_risk", "breached", "paused", "met", "missed"]
 
 
 class WorkOrderSchema(Schema):
@@ -225,6 +225,14 @@ class WorkOrderEventSchema(Schema):
 
 class WorkOrderQueryArgsSchema(ListArgsSchema):
     """Filters for the work-order list."""
+
+    sort = fields.String(
+        metadata={
+            "description": "Comma-separated keys, '-' for descending: number, created_at, "
+            "updated_at, priority, status, scheduled_start, requested_start, sla_due_at "
+            "(closest to breach first; orders without a running SLA clock last)."
+        }
+    )
 
     status = fields.String(
         metadata={"description": "One status or a comma-separated list."},

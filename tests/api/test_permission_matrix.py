@@ -22,6 +22,19 @@ PUBLIC: set[str] = set()
 
 MATRIX: dict[tuple[str, str], set[str] | None] = {
     # --- service desk: SLA (calendars, policies, clocks, escalations) ---
+    ("GET", "/api/v1/sla/calendars"): OFFICE,
+    ("POST", "/api/v1/sla/calendars"): ADMIN,
+    ("GET", "/api/v1/sla/calendars/<uuid:calendar_id>"): OFFICE,
+    ("PATCH", "/api/v1/sla/calendars/<uuid:calendar_id>"): ADMIN,
+    ("DELETE", "/api/v1/sla/calendars/<uuid:calendar_id>"): ADMIN,
+    ("GET", "/api/v1/sla/policies"): OFFICE,
+    ("POST", "/api/v1/sla/policies"): ADMIN,
+    ("GET", "/api/v1/sla/policies/<uuid:policy_id>"): OFFICE,
+    ("PATCH", "/api/v1/sla/policies/<uuid:policy_id>"): ADMIN,
+    ("GET", "/api/v1/sla/escalations"): OFFICE,
+    ("POST", "/api/v1/sla/escalations/<uuid:escalation_id>/acknowledge"): OFFICE,
+    # Technicians read the clocks of their own orders only (else 404).
+    ("GET", "/api/v1/work-orders/<uuid:order_id>/sla"): OFFICE_AND_LINKED_TECH,
     # --- service desk: intake (QR codes, labels, public requests, channels) ---
     ("GET", "/api/v1/equipment/<uuid:equipment_id>/qr"): OFFICE,
     ("POST", "/api/v1/equipment/<uuid:equipment_id>/qr"): PLANNERS,
