@@ -58,6 +58,9 @@ def register_extensions(app: Flask) -> None:
     from server.intake.ratelimit import init_app as init_rate_limits
 
     init_rate_limits(app)
+    from server.sla.background import init_app as init_sla_scheduler
+
+    init_sla_scheduler(app)
 
     from server.auth.principal import authenticate_request
     from server.http import guard_request_text

@@ -97,6 +97,11 @@ class Config:
     # Parts requisitions worth less than this (sum of quantity x unit cost) are approved
     # without a person; the tenants table has no settings column for a per-tenant value yet.
     REQUISITION_AUTO_APPROVE_LIMIT = os.environ.get("REQUISITION_AUTO_APPROVE_LIMIT", "200")
+    # SLA scheduler: "thread" runs it inside each web process (embedded default), "worker"
+    # leaves it to `flask sla-worker` processes, "off" runs none (tests tick explicitly).
+    SLA_SCHEDULER = os.environ.get("SLA_SCHEDULER", "thread")
+    SLA_TICK_SECONDS = float(os.environ.get("SLA_TICK_SECONDS", "30"))
+    SLA_TICK_LIMIT = int(os.environ.get("SLA_TICK_LIMIT", "100"))
     # Shared secret the mail provider sends in X-Webhook-Secret; unset = inbound e-mail off.
     INBOUND_EMAIL_SECRET = os.environ.get("INBOUND_EMAIL_SECRET") or None
     # Customer intake (QR repair and tracking pages): the origin printed in QR links (else
@@ -128,6 +133,7 @@ class TestingConfig(Config):
     DISPATCH_RUNNER = "inline"
     DISPATCH_DEFAULT_TIME_LIMIT_S = 2.0
     DISPATCH_ISOLATE = False
+    SLA_SCHEDULER = "off"
     # The suite shares one client address; rate-limit tests lower these per test.
     INTAKE_SUBMIT_LIMIT_PER_TOKEN = "10000/minute"
     INTAKE_SUBMIT_LIMIT_PER_ADDRESS = "10000/minute"

@@ -2725,6 +2725,133 @@ def load_stock(session: Session, tenant_ids: list[uuid.UUID]) -> None:
     session.info[SYSTEM_KEY] = True
 
 
+# Working days of the demo companies' service desks, and China's public holidays of the
+# first months after the anchor (whole days; the SLA clocks skip them).
+DESK_HOURS = {
+    day: [{"start": "08:30", "end": "12:00"}, {"start": "13:00", "end": "17:30"}]
+    for day in ("mon", "tue", "wed", "thu", "fri")
+} | {"sat": [{"start": "09:00", "end": "12:00"}]}
+DESK_HOLIDAYS = [
+    (dt.date(2027, 1, 1), "元旦 New Year's Day"),
+    *((dt.date(2027, 2, d), "春节 Spring Festival") for d in range(6, 13)),
+    (dt.date(2027, 4, 5), "清明节 Qingming"),
+]
+# priority -> (first response, on-site arrival, resolution) in minutes; VIP customers get
+# the same targets on a 24x7 clock for high and urgent work.
+SLA_TARGETS = {
+    "low": (8 * 60, 5 * 24 * 60, 10 * 24 * 60),
+    "normal": (4 * 60, 2 * 24 * 60, 5 * 24 * 60),
+    "high": (60, 8 * 60, 2 * 24 * 60),
+    "urgent": (30, 4 * 60, 24 * 60),
+}
+
+
+def load_service_desk(session: Session, tenant_ids: list[uuid.UUID]) -> None:
+    """Per company: business-hours and 24x7 calendars, SLA policies, routing rules, and a QR
+    code on every top-level unit, written through the services' own validation (no commit:
+    the seed is one transaction)."""
+    from server.intake.service import issue_qr_code
+    from server.routing.service import create_rule
+    from server.sla.service import create_calendar, create_policy
+
+    for tenant_id in tenant_ids:
+        set_tenant(session, tenant_id)
+        office = create_calendar(
+            db_session=session,
+            data={
+                "name": "服务台工作时间 Service desk hours",
+                "timezone": None,  # each site's own zone
+                "weekly_hours": DESK_HOURS,
+                "holidays": [{"date": day, "name": name} for day, name in DESK_HOLIDAYS],
+            },
+            commit=False,
+        )
+        always = create_calendar(
+            db_session=session,
+            data={"name": "全天候 24x7", "timezone": None, "is_24x7": True},
+            commit=False,
+        )
+        for priority, (response, arrival, resolution) in SLA_TARGETS.items():
+            targets = {
+                "first_response_minutes": response,
+                "arrival_minutes": arrival,
+                "resolution_minutes": resolution,
+            }
+            create_policy(
+                db_session=session,
+                data={
+                    "name": f"{priority} (all customers)",
+                    "priority": priority,
+                    "calendar_id": office.id,
+                    "breach_actions": ["notify_supervisor", "open_escalation"]
+                    + (["raise_priority"] if priority in ("low", "normal") else []),
+                    **targets,
+                },
+                commit=False,
+            )
+            if priority in ("high", "urgent"):
+                create_policy(
+                    db_session=session,
+                    data={
+                        "name": f"{priority} (VIP, around the clock)",
+                        "priority": priority,
+                        "customer_tier": "vip",
+                        "calendar_id": always.id,
+                        "warn_at_percent": 60,
+                        "breach_actions": ["notify_supervisor", "open_escalation", "reassign"],
+                        **targets,
+                    },
+                    commit=False,
+                )
+        for rule in (
+            {
+                "name": "退款/发票 → 财务 Refunds and invoices to finance",
+                "conditions": [
+                    {
+                        "field": "text",
+                        "op": "contains_any",
+                        "value": ["退款", "refund", "发票", "invoice"],
+                    }
+                ],
+                "actions": [
+                    {"action": "route_to_queue", "value": "finance"},
+                    {"action": "add_tag", "value": "billing"},
+                    {"action": "set_support_tier", "value": "L1"},
+                    {"action": "no_dispatch"},
+                    {"action": "stop"},
+                ],
+            },
+            {
+                "name": "困人/被困 → 紧急 Trapped passengers are urgent",
+                "conditions": [
+                    {
+                        "field": "text",
+                        "op": "contains_any",
+                        "value": ["困人", "被困", "trapped"],
+                    }
+                ],
+                "actions": [
+                    {"action": "set_priority", "value": "urgent"},
+                    {"action": "add_tag", "value": "entrapment"},
+                ],
+            },
+            {
+                "name": "VIP 客户进入专属队列 VIP customers' queue",
+                "conditions": [{"field": "customer_tier", "op": "equals", "value": "vip"}],
+                "actions": [{"action": "route_to_queue", "value": "vip-desk"}],
+            },
+        ):
+            create_rule(db_session=session, data=rule, commit=False)
+        units = session.scalars(
+            select(Equipment.id).where(Equipment.parent_id.is_(None)).order_by(Equipment.id)
+        )
+        for unit_id in list(units):
+            issue_qr_code(db_session=session, equipment_id=unit_id, commit=False)
+        session.flush()
+    session.info.pop(TENANT_KEY, None)
+    session.info[SYSTEM_KEY] = True
+
+
 def demo_logins() -> str:
     """The demo accounts, one line per role and tenant, with the shared password."""
     lines = [f'Demo logins (every account uses the password "{DEMO_PASSWORD}"):']
@@ -2769,6 +2896,7 @@ def seed_demo(*, if_empty: bool = False) -> str:
         try:
             load_demo(session, data)
             load_stock(session, [t.id for t in data.tenants])
+            load_service_desk(session, [t.id for t in data.tenants])
             session.commit()
         except BaseException:
             session.rollback()
@@ -2781,5 +2909,25 @@ def seed_demo(*, if_empty: bool = False) -> str:
             _table(data.counts),
             "",
             demo_logins(),
+            "",
+            _demo_qr_links(session),
         ]
     )
+
+
+def _demo_qr_links(session: Session) -> str:
+    """One public repair page per company, to try the customer's side (tokens are random)."""
+    from server.intake.models import EquipmentQrCode
+
+    lines = ["Public repair pages (the QR code of one unit per company; any browser, no login):"]
+    with system_scope(session):
+        for tenant in session.scalars(select(Tenant).order_by(Tenant.slug)):
+            token = session.scalar(
+                select(EquipmentQrCode.token)
+                .where(EquipmentQrCode.tenant_id == tenant.id)
+                .order_by(EquipmentQrCode.equipment_id)
+                .limit(1)
+            )
+            if token:
+                lines.append(f"  {tenant.slug:<10} /r/{token}")
+    return "\n".join(lines)

@@ -123,10 +123,13 @@ def _issue(db_session: Session, equipment: Equipment, now: dt.datetime) -> Equip
     return code
 
 
-def issue_qr_code(*, db_session: Session, equipment_id: uuid.UUID) -> EquipmentQrCode:
+def issue_qr_code(
+    *, db_session: Session, equipment_id: uuid.UUID, commit: bool = True
+) -> EquipmentQrCode:
     """Issue or regenerate the unit's QR token; the old token is revoked by replacement."""
     code = _issue(db_session, _equipment(db_session, equipment_id), utcnow())
-    db_session.commit()
+    if commit:
+        db_session.commit()
     return code
 
 

@@ -146,8 +146,9 @@ def _candidate(db_session: Session, rule: RoutingRule, data: dict[str, Any]) -> 
     return parsed
 
 
-def create_rule(*, db_session: Session, data: dict[str, Any]) -> RoutingRule:
-    """Validate and insert a rule (at the end, or at ``position``)."""
+def create_rule(*, db_session: Session, data: dict[str, Any], commit: bool = True) -> RoutingRule:
+    """Validate and insert a rule (at the end, or at ``position``); ``commit=False`` leaves
+    the transaction to the caller (the demo seed)."""
     rules = list_rules(db_session=db_session)
     if len(rules) >= MAX_RULES:
         raise ValidationFailed(f"At most {MAX_RULES} rules per tenant.", code="too_many_rules")
@@ -165,7 +166,10 @@ def create_rule(*, db_session: Session, data: dict[str, Any]) -> RoutingRule:
     rule.actions = list(data["actions"])
     _place(rules, rule, data.get("position"))
     db_session.add(rule)
-    db_session.commit()
+    if commit:
+        db_session.commit()
+    else:
+        db_session.flush()
     return rule
 
 

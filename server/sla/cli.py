@@ -16,7 +16,8 @@ def _describe(report: TickReport) -> str:
     )
 
 
-def _pass(limit: int) -> TickReport:
+def run_pass(limit: int) -> TickReport:
+    """One scheduler pass on a fresh session (commands and the in-process thread)."""
     from server.db import db
     from server.sla.scheduler import run_due
 
@@ -30,7 +31,7 @@ def _pass(limit: int) -> TickReport:
 @click.option("--limit", default=DEFAULT_BATCH, show_default=True, help="Orders per transaction.")
 def sla_tick(limit: int) -> None:
     """One scheduler pass: due SLA warnings, breaches and escalations of every tenant."""
-    click.echo(_describe(_pass(limit)))
+    click.echo(_describe(run_pass(limit)))
 
 
 @click.command("sla-worker")
@@ -41,7 +42,7 @@ def sla_worker(interval: float, limit: int) -> None:
     click.echo(f"sla worker: a pass every {interval:g} s")
     while True:
         try:
-            report = _pass(limit)
+            report = run_pass(limit)
         except Exception as exc:  # a lost connection must not end the worker
             click.echo(f"sla worker: pass failed: {exc!r}", err=True)
         else:

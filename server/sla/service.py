@@ -139,13 +139,19 @@ def get_calendar(*, db_session: Session, calendar_id: uuid.UUID) -> BusinessCale
     return row
 
 
-def create_calendar(*, db_session: Session, data: dict[str, Any]) -> BusinessCalendar:
-    """Validate the whole calendar, then store it."""
+def create_calendar(
+    *, db_session: Session, data: dict[str, Any], commit: bool = True
+) -> BusinessCalendar:
+    """Validate the whole calendar, then store it (``commit=False``: inside a larger
+    transaction, e.g. the demo seed)."""
     values = _normalise_calendar(data)
     _check_calendar_name(db_session, values["name"])
     row = BusinessCalendar(**values)
     db_session.add(row)
-    db_session.commit()
+    if commit:
+        db_session.commit()
+    else:
+        db_session.flush()
     return row
 
 
@@ -315,7 +321,7 @@ def get_policy(*, db_session: Session, policy_id: uuid.UUID) -> SlaPolicy:
     return row
 
 
-def create_policy(*, db_session: Session, data: dict[str, Any]) -> SlaPolicy:
+def create_policy(*, db_session: Session, data: dict[str, Any], commit: bool = True) -> SlaPolicy:
     """Validate, then store a policy (it applies to orders created or re-targeted later)."""
     values = {
         "customer_tier": None,
@@ -337,7 +343,10 @@ def create_policy(*, db_session: Session, data: dict[str, Any]) -> SlaPolicy:
         match_key=_match_key(values["priority"], values["customer_tier"]),
     )
     db_session.add(row)
-    db_session.commit()
+    if commit:
+        db_session.commit()
+    else:
+        db_session.flush()
     return row
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from server.db import utcnow
 from server.schemas import (
     GeometryPoint,
     ListArgsSchema,
@@ -47,6 +48,10 @@ SLA_STATES = ["ok", "at_risk", "breached", "paused", "met", "missed"]
 
 class WorkOrderSchema(Schema):
     """A work order as the API shows it."""
+
+    def _sla_remaining(self, order: Any) -> int | None:
+        due = getattr(order, "sla_due_at", None)
+        return None if due is None else int((due - utcnow()).total_seconds())
 
     id = fields.UUID()
     number = fields.String()
@@ -95,6 +100,15 @@ class WorkOrderSchema(Schema):
     sla_due_at = Timestamp(
         allow_none=True,
         metadata={"description": "Earliest deadline of a running SLA clock."},
+    )
+    sla_remaining_seconds = fields.Method(
+        "_sla_remaining",
+        allow_none=True,
+        metadata={
+            "type": "integer",
+            "description": "Seconds until sla_due_at (negative once breached); null while no "
+            "clock runs. Business-time detail: GET /work-orders/{id}/sla.",
+        },
     )
     created_by_id = fields.UUID(allow_none=True)
     version = fields.Integer()

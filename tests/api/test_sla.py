@@ -354,6 +354,11 @@ def test_order_created_through_the_api_starts_its_clocks(
     assert r.json["sla_state"] == "ok"
     created = dt.datetime.fromisoformat(r.json["created_at"]).replace(microsecond=0)
     assert dt.datetime.fromisoformat(r.json["sla_due_at"]) == created + dt.timedelta(minutes=30)
+    # Wall-clock time to breach, in every representation (lists included).
+    assert 30 * 60 - 120 <= r.json["sla_remaining_seconds"] <= 30 * 60
+    listed = world.agent.get(ORDERS, query_string={"sort": "sla_due_at"}).json
+    mine = next(o for o in listed if o["id"] == r.json["id"])
+    assert mine["sla_remaining_seconds"] <= r.json["sla_remaining_seconds"]
     view = world.agent.get(f"{ORDERS}/{r.json['id']}/sla").json
     assert [c["metric"] for c in view["clocks"]] == ["first_response", "resolution"]
 

@@ -326,6 +326,42 @@ def test_seed_writes_a_consistent_demo(app: Flask, connection: Any, session: Ses
         select(StockBalance.location_id).where(StockBalance.on_hand > 0).distinct()
     ).all()
     assert {v.id for v in vans} <= set(stocked)
+    _check_service_desk(session, summary)
+
+
+def _check_service_desk(session: Session, summary: str) -> None:
+    """SLA policies, routing rules and QR codes per company, usable as loaded."""
+    from server.equipment.models import Equipment
+    from server.intake.models import EquipmentQrCode
+    from server.routing.models import RoutingRule
+    from server.sla.models import SlaPolicy
+
+    for tenant in session.scalars(select(Tenant)):
+        policies = session.scalars(select(SlaPolicy).where(SlaPolicy.tenant_id == tenant.id))
+        assert {(p.priority, p.customer_tier) for p in policies} == {
+            ("low", None),
+            ("normal", None),
+            ("high", None),
+            ("urgent", None),
+            ("high", "vip"),
+            ("urgent", "vip"),
+        }
+        rules = session.scalars(
+            select(RoutingRule)
+            .where(RoutingRule.tenant_id == tenant.id)
+            .order_by(RoutingRule.position)
+        ).all()
+        assert "finance" in str(rules[0].actions)
+        units = session.scalar(
+            select(func.count())
+            .select_from(Equipment)
+            .where(Equipment.tenant_id == tenant.id, Equipment.parent_id.is_(None))
+        )
+        codes = session.scalars(
+            select(EquipmentQrCode).where(EquipmentQrCode.tenant_id == tenant.id)
+        ).all()
+        assert len(codes) == units and all(len(c.token) >= 43 for c in codes)
+        assert any(f"/r/{c.token}" in summary for c in codes)
 
 
 def test_cli_seed_logins_and_reseeding(app: Flask, client: FlaskClient, session: Session) -> None:
