@@ -136,13 +136,15 @@ def _check_attachments(db_session: Session, keys: list[str]) -> None:
 
 
 def mention_payload(*, order: WorkOrder, comment: WorkOrderComment, author: str) -> dict[str, Any]:
-    """Push data for a mention (strings only; the body stays out of lock screens)."""
+    """Push data for a mention (strings only; the comment's text stays off lock screens)."""
     return {
         "type": KIND_MENTION,
         "work_order_id": str(order.id),
         "number": order.number,
         "comment_id": str(comment.id),
         "author": author,
+        "title": f"{author or 'Someone'} mentioned you on {order.number}",
+        "body": order.title,
     }
 
 

@@ -115,11 +115,16 @@ def _claim(db_session: Session, now: dt.datetime, limit: int) -> list[_Claimed]:
 def _content(
     kind: str, payload: Mapping[str, Any]
 ) -> tuple[dict[str, str], str | None, str | None]:
-    """FCM data, title and body of an outbox payload."""
+    """FCM data, title and body of an outbox payload.
+
+    Assignments carry their data apart; other kinds are their data, and show a notice when
+    they name a title (SLA warnings, mentions) or stay silent (sync tickles).
+    """
     if kind == KIND_ASSIGNMENT:
         data = payload.get("data") or {}
         return {k: str(v) for k, v in data.items()}, payload.get("title"), payload.get("body")
-    return {k: str(v) for k, v in payload.items()}, None, None
+    data = {k: str(v) for k, v in payload.items() if v is not None}
+    return data, payload.get("title"), payload.get("body")
 
 
 def _pushes(item: _Claimed) -> list[tuple[uuid.UUID, Push]]:

@@ -160,6 +160,8 @@ def test_mentions_notify_each_colleague_once(world: Any, desk: Any, session: Ses
             "number": desk.mine.number,
             "comment_id": r.json["id"],
             "author": world.users["dispatcher"].name,
+            "title": f"{world.users['dispatcher'].name} mentioned you on {desk.mine.number}",
+            "body": desk.mine.title,
         }
     [event] = events(world.admin, desk.mine.id, "commented")
     assert set(event["payload"]["mentions"]) == expected

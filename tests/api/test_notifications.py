@@ -464,6 +464,32 @@ def queue_tickle(session: Session, world: Any, user_id: Any, when: dt.datetime) 
     return row.id
 
 
+def test_titled_kinds_show_a_notice_and_tickles_stay_silent(
+    world: Any, session: Any, devices: Any
+) -> None:
+    """Mentions and SLA warnings name a title and body; a sync tickle is data only."""
+    now = utcnow()
+    queue_tickle(session, world, devices.user_id, now)
+    session.add(
+        NotificationOutbox(
+            tenant_id=world.a.id,
+            user_id=devices.user_id,
+            kind="sla_warning",
+            payload={"type": "sla_warning", "number": "WO-1", "title": "At risk", "body": "2h"},
+            collapse_key="sla-x",
+            next_attempt_at=now,
+        )
+    )
+    session.commit()
+    fake = FakeSender()
+    deliver(fake)
+    by_type = {m.data["type"]: m for m in fake.messages}
+    assert by_type["sync"].notification is None
+    warning = by_type["sla_warning"]
+    assert (warning.notification.title, warning.notification.body) == ("At risk", "2h")
+    assert warning.data["number"] == "WO-1"
+
+
 def test_worker_builds_fcm_messages_for_every_device(
     world: Any, session: Any, devices: Any, order: WorkOrder
 ) -> None:
