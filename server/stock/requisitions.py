@@ -22,9 +22,8 @@ that failed on line 2 takes line 1's posting with it).
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -69,8 +68,6 @@ ZERO = Decimal("0")
 CENT = Decimal("0.01")
 SCALE = service.SCALE
 # Half a thousandth, not zero: SQLite keeps NUMERIC as floating point.
-HALF_UNIT = Decimal("0.0005")
-MAX_QUANTITY = Decimal("1e11")  # Numeric(14, 3): eleven digits before the point
 MAX_VALUE = Decimal("1e12")  # Numeric(14, 2): twelve digits before the point
 # First key of the advisory lock that serialises numbering per tenant on PostgreSQL.
 NUMBER_LOCK = 0x52455131  # "REQ1"
@@ -87,35 +84,8 @@ class RequisitionDetail:
         return getattr(self.requisition, name)
 
 
-@contextlib.contextmanager
-def _transaction(db_session: Session) -> Iterator[None]:
-    """Commit on success; on any error roll back whatever was already written."""
-    try:
-        yield
-        db_session.commit()
-    except BaseException:
-        db_session.rollback()
-        raise
-
-
-def _unknown(field: str, message: str, code: str) -> ValidationFailed:
-    return ValidationFailed(message, code=code, errors={"json": {field: [message]}})
-
-
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(SCALE)
-
-
-def _quantity(value: Any) -> Decimal:
-    """A positive quantity (service.quantity_of), huge values refused before quantizing."""
-    number = Decimal(str(value))
-    # quantize() of 1e30 to thousandths exceeds the decimal context: check magnitude first.
-    if number.is_finite() and abs(number) >= MAX_QUANTITY:
-        raise ValidationFailed(
-            "quantity must be a positive number with at most three decimals.",
-            code="invalid_quantity",
-        )
-    return service.quantity_of(number)
 
 
 def _approved_quantity(value: Any, requested: Decimal, part_id: uuid.UUID) -> Decimal:
@@ -127,7 +97,7 @@ def _approved_quantity(value: Any, requested: Decimal, part_id: uuid.UUID) -> De
         raise ValidationFailed(
             "approved_quantity must not be negative.", code="invalid_quantity", part_id=str(part_id)
         )
-    q = _quantity(number)
+    q = service.quantity_of(number)
     if q > requested:
         raise ValidationFailed(
             f"approved_quantity {q} exceeds the {requested} requested.",
@@ -151,14 +121,16 @@ def _invalid_transition(requisition: Requisition, action: str) -> Conflict:
 def _part(db_session: Session, part_id: uuid.UUID, field: str = "part_id") -> Part:
     part = db_session.get(Part, part_id)
     if part is None:
-        raise _unknown(field, f"No part with id {part_id}.", "unknown_part")
+        raise service.unknown_reference(field, f"No part with id {part_id}.", "unknown_part")
     return part
 
 
 def _warehouse(db_session: Session, location_id: uuid.UUID, field: str) -> StockLocation:
     found = db_session.get(StockLocation, location_id)
     if found is None:
-        raise _unknown(field, f"No stock location with id {location_id}.", "unknown_location")
+        raise service.unknown_reference(
+            field, f"No stock location with id {location_id}.", "unknown_location"
+        )
     if found.kind != WAREHOUSE:
         raise ValidationFailed(
             f"{found.code} is a {found.kind}, not a warehouse.",
@@ -188,7 +160,7 @@ def _technician(
         )
     technician = db_session.get(Technician, technician_id)
     if technician is None:
-        raise _unknown(
+        raise service.unknown_reference(
             "technician_id", f"No technician with id {technician_id}.", "unknown_technician"
         )
     if not technician.active:
@@ -209,7 +181,7 @@ def _work_order(
         stmt = stmt.where(assigned_to(technician_id))
     order = db_session.scalar(stmt)
     if order is None:
-        raise _unknown(
+        raise service.unknown_reference(
             "work_order_id", f"No work order with id {work_order_id}.", "unknown_work_order"
         )
     if order.status not in OPEN:
@@ -298,7 +270,7 @@ def _hold(db_session: Session, location: StockLocation, part: Part, quantity: De
         .where(
             StockBalance.location_id == location.id,
             StockBalance.part_id == part.id,
-            StockBalance.on_hand - StockBalance.reserved - quantity > -HALF_UNIT,
+            StockBalance.on_hand - StockBalance.reserved - quantity > -service.HALF_UNIT,
         )
         .values(reserved=StockBalance.reserved + quantity, updated_at=utcnow())
         .returning(StockBalance.id)
@@ -328,7 +300,7 @@ def _unhold(db_session: Session, location_id: uuid.UUID, part_id: uuid.UUID, q: 
         .where(
             StockBalance.location_id == location_id,
             StockBalance.part_id == part_id,
-            StockBalance.reserved - q > -HALF_UNIT,
+            StockBalance.reserved - q > -service.HALF_UNIT,
         )
         .values(reserved=StockBalance.reserved - q, updated_at=utcnow())
         .returning(StockBalance.id)
@@ -592,7 +564,7 @@ def request_parts(
     An automatic approval needs the stock to be available; when it is not, the
     requisition simply waits for a person (who may approve less).
     """
-    with _transaction(db_session):
+    with service.transaction(db_session):
         technician = _technician(db_session, principal, data.get("technician_id"))
         warehouse = _warehouse(db_session, data["warehouse_id"], "warehouse_id")
         order_id = data.get("work_order_id")
@@ -603,7 +575,7 @@ def request_parts(
             part = _part(db_session, given["part_id"], f"lines.{index}.part_id")
             if not part.active:
                 raise ValidationFailed(f"{part.sku} is inactive.", code="part_inactive")
-            asked.append((part, _quantity(given["quantity"])))
+            asked.append((part, service.quantity_of(given["quantity"])))
         value = sum((q * Decimal(str(p.unit_cost)) for p, q in asked), ZERO).quantize(CENT)
         if value >= MAX_VALUE:
             raise ValidationFailed("The requisition's value is too large.", code="value_too_large")
@@ -662,7 +634,7 @@ def approve(
     data: dict[str, Any],
 ) -> RequisitionDetail:
     """Approve (optionally less per line) and reserve at the warehouse, all or nothing."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         requisition = _load(db_session, principal, requisition_id, lock=True)
         _not_own(requisition, principal)
         if requisition.status != REQUESTED:
@@ -695,7 +667,7 @@ def reject(
     note: str,
 ) -> RequisitionDetail:
     """Refuse a requisition that is still waiting for a decision, saying why."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         requisition = _load(db_session, principal, requisition_id, lock=True)
         _not_own(requisition, principal)
         if requisition.status != REQUESTED:
@@ -715,7 +687,7 @@ def cancel(
     note: str | None,
 ) -> RequisitionDetail:
     """Withdraw a requisition before anything shipped; its reservations are released."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         requisition = _load(db_session, principal, requisition_id, lock=True)
         lines = _lines(db_session, requisition)
         shipped = any(_dec(line.shipped_quantity) > 0 for line in lines)
@@ -749,7 +721,7 @@ def _planned(
     plan = []
     for item in given:
         line = _line_for(lines, item["part_id"])
-        q = _quantity(item["quantity"])
+        q = service.quantity_of(item["quantity"])
         if q > outstanding(line):
             raise Conflict(
                 f"{q} of part {line.part_id} is more than the {outstanding(line)} outstanding.",
@@ -769,7 +741,7 @@ def ship(
     data: dict[str, Any],
 ) -> RequisitionDetail:
     """Pick lines: post warehouse -> transit and turn their reservation into use."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         requisition = _load(db_session, principal, requisition_id, lock=True)
         if requisition.status not in SHIPPABLE:
             raise _invalid_transition(requisition, "shipped")
@@ -855,7 +827,7 @@ def receive(
     data: dict[str, Any],
 ) -> RequisitionDetail:
     """Confirm what arrived: post transit -> the technician's van."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         requisition = _load(db_session, principal, requisition_id, lock=True)
         if requisition.status not in RECEIVABLE:
             raise _invalid_transition(requisition, "received")
@@ -899,7 +871,7 @@ def return_parts(
     *, db_session: Session, principal: Principal, data: dict[str, Any]
 ) -> dict[str, list[StockMovement]]:
     """Unused parts go back: van -> warehouse, refused when the van lacks them."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         technician = _technician(db_session, principal, data.get("technician_id"))
         van = service.van_for(db_session, technician.id)
         warehouse_id = data.get("warehouse_id") or van.warehouse_id
@@ -916,7 +888,7 @@ def return_parts(
             if principal.is_technician:
                 stmt = stmt.where(assigned_to(technician.id))
             if db_session.scalar(stmt) is None:
-                raise _unknown(
+                raise service.unknown_reference(
                     "work_order_id", f"No work order with id {order_id}.", "unknown_work_order"
                 )
         movements = []
@@ -927,7 +899,7 @@ def return_parts(
                     part=_part(db_session, line["part_id"], f"lines.{index}.part_id"),
                     source=van,
                     destination=warehouse,
-                    quantity=_quantity(line["quantity"]),
+                    quantity=service.quantity_of(line["quantity"]),
                     reason="return",
                     serials=line.get("serial_numbers"),
                     work_order_id=order_id,
@@ -943,11 +915,11 @@ def return_parts(
 
 def reserve(*, db_session: Session, principal: Principal, data: dict[str, Any]) -> Reservation:
     """Hold stock at a warehouse or van for a work order (409 insufficient_stock)."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         _work_order(db_session, principal, data["work_order_id"], technician_id=None)
         location = db_session.get(StockLocation, data["location_id"])
         if location is None:
-            raise _unknown(
+            raise service.unknown_reference(
                 "location_id",
                 f"No stock location with id {data['location_id']}.",
                 "unknown_location",
@@ -961,7 +933,7 @@ def reserve(*, db_session: Session, principal: Principal, data: dict[str, Any]) 
         if not location.active:
             raise Conflict(f"Location {location.code} is inactive.", code="location_inactive")
         part = _part(db_session, data["part_id"])
-        q = _quantity(data["quantity"])
+        q = service.quantity_of(data["quantity"])
         _hold(db_session, location, part, q)
         reservation = Reservation(
             work_order_id=data["work_order_id"],
@@ -976,7 +948,7 @@ def reserve(*, db_session: Session, principal: Principal, data: dict[str, Any]) 
 
 def release(*, db_session: Session, principal: Principal, reservation_id: uuid.UUID) -> Reservation:
     """Give a job's reservation back to available stock (once)."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         reservation = db_session.scalar(
             select(Reservation)
             .where(Reservation.id == reservation_id)

@@ -7,9 +7,10 @@ discrepancy) or raises a domain error before anything is flushed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -125,6 +126,23 @@ def site_location(db_session: Session, site_id: uuid.UUID) -> StockLocation:
         name="Site",
         site_id=site_id,
     )
+
+
+# --- use-case helpers ----------------------------------------------------------------------
+@contextlib.contextmanager
+def transaction(db_session: Session) -> Iterator[None]:
+    """Commit on success; on any error roll back whatever the use case already wrote."""
+    try:
+        yield
+        db_session.commit()
+    except BaseException:
+        db_session.rollback()
+        raise
+
+
+def unknown_reference(field: str, message: str, code: str) -> ValidationFailed:
+    """422 for an id in the body that names nothing (errors keyed like marshmallow's)."""
+    return ValidationFailed(message, code=code, errors={"json": {field: [message]}})
 
 
 # --- validation --------------------------------------------------------------------------

@@ -8,11 +8,8 @@ or moved a balance before it found the problem).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -44,23 +41,6 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 RESERVED_CODES = frozenset(kind.upper() for kind in SINGLETONS)
 SITE_PREFIX, VAN_PREFIX = "SITE-", "VAN-"
 # Half a thousandth, not zero: SQLite sums NUMERIC in floating point.
-HALF_UNIT = Decimal("0.0005")
-MAX_QUANTITY = Decimal("1e11")  # Numeric(14, 3): eleven digits before the point
-
-
-@contextlib.contextmanager
-def _transaction(db_session: Session) -> Iterator[None]:
-    """Commit on success; on any error roll back whatever the service already wrote."""
-    try:
-        yield
-        db_session.commit()
-    except BaseException:
-        db_session.rollback()
-        raise
-
-
-def _unknown(field: str, message: str, code: str) -> ValidationFailed:
-    return ValidationFailed(message, code=code, errors={"json": {field: [message]}})
 
 
 # --- locations ---------------------------------------------------------------------------
@@ -88,7 +68,7 @@ def _home_warehouse(db_session: Session, warehouse_id: uuid.UUID | None) -> uuid
         return None
     found = db_session.get(StockLocation, warehouse_id)
     if found is None:
-        raise _unknown(
+        raise service.unknown_reference(
             "warehouse_id", f"No stock location with id {warehouse_id}.", "unknown_location"
         )
     if found.kind != WAREHOUSE:
@@ -102,14 +82,14 @@ def _home_warehouse(db_session: Session, warehouse_id: uuid.UUID | None) -> uuid
 
 def create_location(*, db_session: Session, data: dict[str, Any]) -> StockLocation:
     """Add a warehouse, or the van of a technician (one each; codes unique in the tenant)."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         if data["kind"] == WAREHOUSE:
             code, name = data["code"], data["name"].strip()
             location = StockLocation(kind=WAREHOUSE, code=code, name=name)
         else:
             technician = db_session.get(Technician, data["technician_id"])
             if technician is None:
-                raise _unknown(
+                raise service.unknown_reference(
                     "technician_id",
                     f"No technician with id {data['technician_id']}.",
                     "unknown_technician",
@@ -135,8 +115,8 @@ def create_location(*, db_session: Session, data: dict[str, Any]) -> StockLocati
 def _holds_stock(db_session: Session, location: StockLocation) -> bool:
     stmt = select(func.count()).where(
         StockBalance.location_id == location.id,
-        (func.abs(StockBalance.on_hand) >= HALF_UNIT)
-        | (func.abs(StockBalance.reserved) >= HALF_UNIT),
+        (func.abs(StockBalance.on_hand) >= service.HALF_UNIT)
+        | (func.abs(StockBalance.reserved) >= service.HALF_UNIT),
     )
     return bool(db_session.scalar(stmt))
 
@@ -145,7 +125,7 @@ def update_location(
     *, db_session: Session, location: StockLocation, data: dict[str, Any]
 ) -> StockLocation:
     """Rename, (de)activate or re-home a warehouse or van; others belong to the ledger."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         if location.kind not in (WAREHOUSE, VAN):
             raise Conflict(
                 f"{location.code} is managed by the ledger and cannot be changed.",
@@ -177,7 +157,9 @@ def update_location(
 def _location(db_session: Session, field: str, ident: uuid.UUID) -> StockLocation:
     found = db_session.get(StockLocation, ident)
     if found is None:
-        raise _unknown(field, f"No stock location with id {ident}.", "unknown_location")
+        raise service.unknown_reference(
+            field, f"No stock location with id {ident}.", "unknown_location"
+        )
     return found
 
 
@@ -221,22 +203,11 @@ def _sides(db_session: Session, data: dict[str, Any]) -> tuple[StockLocation, St
     return source, destination
 
 
-def _quantity(value: Decimal) -> Decimal:
-    # Magnitude first: service.quantity_of quantizes before its upper bound, and quantizing
-    # 1e30 to thousandths exceeds the decimal context (InvalidOperation, a 500).
-    if value.is_finite() and abs(value) >= MAX_QUANTITY:
-        raise ValidationFailed(
-            "quantity must be a positive number with at most three decimals.",
-            code="invalid_quantity",
-        )
-    return service.quantity_of(value)
-
-
 def post_movement(
     *, db_session: Session, principal: Principal, data: dict[str, Any]
 ) -> StockMovement:
     """Post one manual movement (receipt, transfer, return, adjustment, rma) and commit."""
-    quantity = _quantity(data["quantity"])
+    quantity = service.quantity_of(data["quantity"])
     occurred_at: dt.datetime | None = data.get("occurred_at")
     if occurred_at is not None and occurred_at > utcnow() + CLOCK_SKEW:
         raise ValidationFailed(
@@ -244,13 +215,15 @@ def post_movement(
             code="occurred_at_in_future",
             errors={"json": {"occurred_at": ["Later than the server clock allows."]}},
         )
-    with _transaction(db_session):
+    with service.transaction(db_session):
         part = db_session.get(Part, data["part_id"])
         if part is None:
-            raise _unknown("part_id", f"No part with id {data['part_id']}.", "unknown_part")
+            raise service.unknown_reference(
+                "part_id", f"No part with id {data['part_id']}.", "unknown_part"
+            )
         work_order_id = data.get("work_order_id")
         if work_order_id is not None and db_session.get(WorkOrder, work_order_id) is None:
-            raise _unknown(
+            raise service.unknown_reference(
                 "work_order_id", f"No work order with id {work_order_id}.", "unknown_work_order"
             )
         source, destination = _sides(db_session, data)
@@ -279,7 +252,7 @@ def reverse_movement(
     note: str | None,
 ) -> StockMovement:
     """Undo a movement with its mirror image (once) and commit."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         reversal = service.reverse(
             db_session, movement=movement, actor_id=principal.user_id, note=note
         )
@@ -297,7 +270,7 @@ def resolve_discrepancy(
     resolution: str,
 ) -> StockDiscrepancy:
     """Settle an open discrepancy (once) and commit."""
-    with _transaction(db_session):
+    with service.transaction(db_session):
         # Locked and re-read: of two people resolving at once, the second gets 409.
         found = db_session.scalar(
             select(StockDiscrepancy)
