@@ -33,18 +33,19 @@ def start(app: Flask) -> threading.Thread | None:
     """Start this process's scheduler thread once (None when another mode is configured)."""
     if app.config["SLA_SCHEDULER"] != "thread":
         return None
-    state = app.extensions.setdefault(EXTENSION, {"lock": threading.Lock(), "thread": None})
+    state = app.extensions.setdefault(
+        EXTENSION, {"lock": threading.Lock(), "thread": None, "stop": threading.Event()}
+    )
     with state["lock"]:
         thread: threading.Thread | None = state["thread"]
         if thread is None or not thread.is_alive():
-            stop = threading.Event()
+            state["stop"] = threading.Event()
             thread = threading.Thread(
                 target=_loop,
-                args=(app, float(app.config["SLA_TICK_SECONDS"]), stop),
+                args=(app, float(app.config["SLA_TICK_SECONDS"]), state["stop"]),
                 name="sla-scheduler",
                 daemon=True,
             )
-            thread.stop_event = stop  # type: ignore[attr-defined]
             state["thread"] = thread
             thread.start()
     return thread
@@ -53,6 +54,8 @@ def start(app: Flask) -> threading.Thread | None:
 def init_app(app: Flask) -> None:
     """Start the scheduler with the first request, not at import: CLI commands (migrations,
     seeding) build the app too and must not start touching tables."""
+    if app.config["SLA_SCHEDULER"] != "thread":
+        return  # workers run it (or nothing does): no per-request check at all
 
     @app.before_request
     def _ensure_scheduler() -> None:
@@ -65,6 +68,6 @@ def stop(app: Flask, timeout: float = 5.0) -> None:
     """Stop this process's scheduler thread (tests)."""
     state = app.extensions.get(EXTENSION)
     if state and state["thread"] is not None:
-        state["thread"].stop_event.set()
+        state["stop"].set()
         state["thread"].join(timeout)
         state["thread"] = None
