@@ -80,3 +80,7 @@ class UserQueryArgsSchema(Schema):
 
     role = fields.String(validate=validate.OneOf(ROLES))
     is_active = fields.Boolean()
+    service_accounts = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Include the tenant's automated actors (portal, e-mail, SLA)."},
+    )

@@ -19,6 +19,7 @@ from server.auth.security import (
     new_refresh_secret,
     verify_password,
 )
+from server.auth.service_accounts import is_service_email
 from server.db import system_scope, utcnow
 from server.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from workflow.lifecycle import Role
@@ -160,6 +161,11 @@ def firebase_login(*, db_session: Session, id_token: str) -> dict[str, Any]:
 def create_user(*, db_session: Session, data: dict[str, Any]) -> User:
     """Create a user in the caller's tenant."""
     email = data["email"].strip().lower()
+    if is_service_email(email):
+        raise ValidationFailed(
+            "Addresses ending in .service.invalid are reserved for service accounts.",
+            code="reserved_email",
+        )
     with system_scope(db_session):
         if db_session.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict("A user with this email exists.", code="email_taken")
@@ -179,6 +185,10 @@ def update_user(
     *, db_session: Session, user: User, data: dict[str, Any], actor_id: uuid.UUID
 ) -> User:
     """Change name, role, activity or password; admins cannot lock themselves out."""
+    if is_service_email(user.email):
+        # A service account with a password or an active flag could sign in as "SLA
+        # scheduler"; they are the system's, not an administrator's, to change.
+        raise Conflict("Service accounts cannot be changed.", code="service_account")
     if user.id == actor_id and (
         data.get("is_active") is False or data.get("role", "admin") != "admin"
     ):

@@ -29,9 +29,19 @@ KINDS = {
 }
 
 
+# ".invalid" is reserved (RFC 2606): no person can hold such an address, so the suffix
+# alone tells service accounts apart without a column of their own.
+SERVICE_EMAIL_SUFFIX = ".service.invalid"
+
+
 def service_email(tenant: Tenant, kind: str) -> str:
     """The reserved, undeliverable address of a tenant's service account."""
-    return f"{kind}@{tenant.slug}.service.invalid"
+    return f"{kind}@{tenant.slug}{SERVICE_EMAIL_SUFFIX}"
+
+
+def is_service_email(email: str) -> bool:
+    """Whether an address is in the range reserved for service accounts."""
+    return email.strip().lower().endswith(SERVICE_EMAIL_SUFFIX)
 
 
 def service_principal(*, db_session: Session, tenant_id: uuid.UUID, kind: str) -> Principal:

@@ -21,6 +21,7 @@ from server.auth.schemas import (
     UserSchema,
     UserUpdateSchema,
 )
+from server.auth.service_accounts import SERVICE_EMAIL_SUFFIX
 from server.db import db
 from server.http import Blueprint, get_or_404, paginate
 
@@ -100,6 +101,8 @@ class Users(MethodView):
             stmt = stmt.where(User.role == args["role"])
         if "is_active" in args:
             stmt = stmt.where(User.is_active == args["is_active"])
+        if not args.get("service_accounts", False):
+            stmt = stmt.where(User.email.not_like(f"%{SERVICE_EMAIL_SUFFIX}"))
         return paginate(stmt, pagination_parameters)
 
     @roles_required(*ADMIN_ONLY)

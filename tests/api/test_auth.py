@@ -185,3 +185,33 @@ def test_tenant_settings(world: Any) -> None:
     assert bad.status_code == 422
     ok = world.admin.patch("/api/v1/tenant", json={"timezone": "Europe/Berlin"})
     assert ok.status_code == 200 and ok.json["timezone"] == "Europe/Berlin"
+
+
+def test_service_accounts_are_listed_only_on_request_and_cannot_be_changed(
+    world: Any, session: Any
+) -> None:
+    from server.auth.service_accounts import service_principal
+
+    sla = service_principal(db_session=session, tenant_id=world.a.id, kind="sla")
+    session.commit()
+    listed = world.admin.get("/api/v1/users?per_page=100")
+    assert listed.status_code == 200
+    ids = {u["id"] for u in listed.json}
+    assert str(sla.user_id) not in ids and str(world.users["agent"].id) in ids
+    with_service = world.admin.get("/api/v1/users?service_accounts=true&per_page=100")
+    assert str(sla.user_id) in {u["id"] for u in with_service.json}
+    # The account cannot be given a password or switched on, so nobody signs in as it.
+    r = world.admin.patch(
+        f"/api/v1/users/{sla.user_id}", json={"is_active": True, "password": "a-long-password"}
+    )
+    assert r.status_code == 409 and r.json["code"] == "service_account"
+    r = world.admin.post(
+        "/api/v1/users",
+        json={
+            "email": "sla@elsewhere.service.invalid",
+            "name": "Fake",
+            "role": "admin",
+            "password": "a-long-password",
+        },
+    )
+    assert r.status_code == 422 and r.json["code"] == "reserved_email"
