@@ -518,9 +518,14 @@ def solve(
             )
     if start is not None:
         if time.monotonic() < deadline.deadline - 0.02 * deadline.budget:
-            params.time_limit.FromMilliseconds(
-                max(1, int((deadline.deadline - time.monotonic()) * 1000))
-            )
+            polish_ms = max(1, int((deadline.deadline - time.monotonic()) * 1000))
+            params.time_limit.FromMilliseconds(polish_ms)
+            # Local search restores the start plan, and finalizes every plan it accepts,
+            # under lns_time_limit (100 ms by default): all cumuls and breaks, one LP or
+            # MIP per route, ~0.4 s at 1,000 jobs. Past the limit the restore fails and the
+            # search ends with no plan at all (ROUTING_FAIL after ~0.5 s, the rest of the
+            # budget idle). The time limit and the deadline bound the search anyway.
+            params.lns_time_limit.FromMilliseconds(polish_ms)
             assignment = routing.SolveFromAssignmentWithParameters(start, params) or start
         else:
             assignment = start
@@ -668,7 +673,7 @@ def _improve_fast(
     params = _search_parameters(options, len(model.nodes), iterated=True, temperature=temperature)
     routing.CloseModelWithParameters(params)
 
-    def descend(routes: list[list[int]]) -> tuple[list[list[int]], int] | None:
+    def descend(routes: list[list[int]]) -> tuple[list[list[int]], int | None] | None:
         remaining = until - time.monotonic()
         if remaining <= 0:
             return None
@@ -706,12 +711,17 @@ def _improve_fast(
         present = {ni for r in out for ni in r}
         broken = {model.nodes[ni].job for ni in built.fixed if ni not in present}
         out = [[ni for ni in r if model.nodes[ni].job not in broken] for r in out]
+        if time.monotonic() >= until - 0.005:
+            # Cut short by the time limit, the unchecked search returns its last accepted
+            # routes, which are sound, but no objective (100x1000: INT64_MIN or ~1.1e12
+            # where ~1.2e8 was right; the minimum replaced the best plan). The caller
+            # prices them itself.
+            return out, None
         return out, int(better.ObjectiveValue())
 
     found = descend(built.routes)
     if found is None:
         return None
-    best, best_cost = found
     rng = random.Random(options.seed)
     coupled = skip | set(built.fixed)
     cost_mat = _cost_matrix(model, options)
@@ -724,6 +734,12 @@ def _improve_fast(
             for node in model.nodes
         ],
         dtype=np.float64,
+    )
+    best, first_cost = found
+    # A first descent cut by the limit leaves no time for more rounds; the estimate is
+    # only for the log.
+    best_cost = (
+        first_cost if first_cost is not None else int(_estimate(model, cost_mat, drop, best))
     )
 
     def recreate(routes: list[list[int]]) -> list[list[int]]:
@@ -765,8 +781,15 @@ def _improve_fast(
                 current, current_cost = trial, trial_cost
         rounds += 1
         found = descend(current)
-        if found is not None and found[1] < best_cost:
-            best, best_cost = found
+        if found is None:
+            continue
+        routes, cost = found
+        if cost is None:
+            # The last descent, cut by the limit: compare both plans by our own estimate.
+            if _estimate(model, cost_mat, drop, routes) < _estimate(model, cost_mat, drop, best):
+                best = routes
+        elif cost < best_cost:
+            best, best_cost = routes, cost
     log.debug("fast model: %d descents, %d more recreates, cost %d", rounds, inner, best_cost)
     return best
 
