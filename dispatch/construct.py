@@ -83,6 +83,11 @@ def day_pauses(shift: Shift, bookings: Sequence[Booking], earliest: int) -> list
             continue
         start = max(booking.start, earliest)
         out.append(Pause(start, start, booking.end - start, True))
+    # A route takes its pauses in this order, so it must be one a day can hold: latest
+    # start first (a booking at 10:00 before a lunch break that may start until 13:30).
+    # Breaks first, as this once was, left every technician with a morning booking (and
+    # everyone busy at the time of an in-day re-optimisation) with no feasible route.
+    out.sort(key=lambda p: (p.hi, p.lo))
     return out
 
 

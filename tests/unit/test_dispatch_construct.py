@@ -291,3 +291,67 @@ def test_ejection_keeps_every_rule(seed: int) -> None:
     # The exact schedule of the ejected routes, rebuilt from scratch, keeps all of them.
     again = construct(*args, skip=skip, initial=built.routes, only=())
     assert again.routes == built.routes
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_string_ruin_takes_runs_of_consecutive_visits(seed: int) -> None:
+    from dispatch.solver import STRING_MAX, _strings
+
+    rng = random.Random(seed)
+    routes = [list(range(v * 10, v * 10 + rng.randint(0, 10))) for v in range(6)]
+    keep = {3, 24}
+    visits = [ni for r in routes for ni in r if ni not in keep]
+    order = rng.sample(visits, len(visits))
+    k = rng.randint(1, 12)
+    gone = _strings(routes, order, k, rng, keep)
+    assert gone and not gone & keep
+    # At most one run per route, each at most STRING_MAX long, and no more than k in all
+    # (kept visits inside a run are skipped, not replaced).
+    assert len(gone) <= k
+    for route in routes:
+        hit = [i for i, ni in enumerate(route) if ni in gone]
+        if hit:
+            assert hit[-1] - hit[0] < STRING_MAX
+            assert all(route[i] in gone or route[i] in keep for i in range(hit[0], hit[-1] + 1))
+    # The visit nearest the seed always goes (its route is the first one touched) unless kept.
+    assert order[0] in gone
+
+
+@pytest.mark.parametrize("booking_at", [9 * H, 11 * H + 1800 + 900, 14 * H])
+def test_a_booking_before_or_inside_the_break_window_leaves_the_day_usable(
+    booking_at: int,
+) -> None:
+    # Lunch may start 11:30-13:00; a one-hour booking at 09:00, 11:45 or 14:00. Every one
+    # of these days holds both pauses and four one-hour jobs around them; pauses kept in
+    # a fixed order that put the break first made the 09:00 day unusable.
+    tech = Technician(
+        id="t0",
+        start=at(0, 0),
+        shifts=(Shift(8 * H, 18 * H, breaks=(Break(11 * H + 1800, 13 * H, 1800),)),),
+        bookings=(Booking(booking_at, booking_at + H, "training"),),
+    )
+    jobs = tuple(Job(f"j{i}", at(1, i), H) for i in range(4))
+    problem = Problem(jobs, (tech,))
+    built, plan = build(problem)
+    assert sum(map(len, built.routes)) == 4
+    check = check_field_plan(problem, plan, TRAVEL, complete=False, check_travel_s=False)
+    assert check.feasible, [v.message for v in check.violations[:5]]
+
+
+def test_in_day_reoptimisation_keeps_a_busy_technician_usable() -> None:
+    # At 11:00 the technician is on a job until 11:20 (a booking from now); lunch is still
+    # owed. The rest of the day must take the two jobs planned for the afternoon.
+    tech = Technician(
+        id="t0",
+        start=at(0, 0),
+        shifts=(Shift(8 * H, 18 * H, breaks=(Break(11 * H + 1800, 13 * H, 1800),)),),
+        bookings=(Booking(10 * H, 11 * H + 1200, "in progress"),),
+        position=at(0, 1),
+    )
+    jobs = tuple(
+        Job(f"j{i}", at(1, i), H, current_technician="t0", current_start_s=(14 + i) * H)
+        for i in range(2)
+    )
+    problem = Problem(jobs, (tech,), now_s=11 * H)
+    plan = solve(problem, TRAVEL, SolveOptions(time_limit_s=2, seed=1, warm_start=True))
+    assert {v.job_id for r in plan.routes for v in r.visits} == {"j0", "j1"}
