@@ -164,22 +164,14 @@ class _Route:
 
     def insert(self, node: int, gap: int, split: int) -> bool:
         """Put `node` after the gap's first `split` pauses (the rest follow it) if it fits."""
-        saved = (
-            list(self.nodes),
-            [list(c) for c in self.chains],
-            self.end,
-            self.work,
-            self.load,
-            self.starts,
-            self.taken,
-        )
+        saved = _save(self)
         chain = self.chains[gap]
         self.nodes.insert(gap, node)
         self.chains[gap] = chain[:split]
         self.chains.insert(gap + 1, chain[split:])
         slots = self.refresh()
         if slots is None:
-            self.nodes, self.chains, self.end, self.work, self.load, self.starts, self.taken = saved
+            _restore(self, saved)
             return False
         self.slots = slots
         return True
