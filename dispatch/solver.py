@@ -1451,6 +1451,18 @@ def _constructed_plan(
             )
         )
     dropped = _explain_dropped(model, routes, None, None, None)
+    if built.timed_out:
+        # The construction stopped at its deadline with jobs it never tried; "capacity
+        # exhausted" would send the dispatcher looking for technicians, not for time.
+        dropped = [
+            Unassigned(
+                u.job_id,
+                UnassignedReason.NOT_PLANNED_IN_TIME,
+                "The time limit ended before this job could be placed; run again with more time",
+                {"time_limit_s": options.time_limit_s},
+            )
+            for u in dropped
+        ]
     by_id = {j.id: j for j in jobs}
     for u in dropped:
         job = by_id[u.job_id]
