@@ -18,6 +18,7 @@ visits that move to another day or, when worth less, go out (see _eject).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -491,7 +492,7 @@ def construct(
     only: Collection[int] | None = None,
     regret_k: int = 3,
     deadline: float | None = None,
-    eject: bool = False,
+    eject: bool | Collection[int] = False,
 ) -> Construction:
     """Insert every node not in `skip` at its cheapest feasible slot, most pressing first.
 
@@ -505,7 +506,9 @@ def construct(
     of `initial` in `keep` (group members placed before) keep that exact start, and
     `latest` caps a node's start (the fast model's SLA caps); `only` limits what is
     inserted besides `initial` (a recreate step after a ruin). `eject` then swaps jobs
-    left out (any, not only those of `only`) for dearer-to-drop or relocatable visits.
+    left out (any, not only those of `only`) for dearer-to-drop or relocatable visits;
+    given vehicle indexes instead of True, only visits of those days move, and only
+    among them.
     """
     t0 = time.monotonic()
     b = _Builder(problem, nodes, vehicles, durations, costs, field)
@@ -641,7 +644,8 @@ def construct(
     if eject and field and not timed_out:
         inside = {node for r in routes for node in r.nodes}
         pool = [i for i in range(n) if i not in skipped and i not in inside]
-        _eject(b, routes, nodes, pool, set(fixed) | set(keep), deadline)
+        days = None if eject is True else set(eject)
+        _eject(b, routes, nodes, pool, set(fixed) | set(keep), deadline, days)
     out = [list(r.nodes) for r in routes]
     starts = {node: r.starts[p + 1] for r in routes for p, node in enumerate(r.nodes)}
     unplaced = [int(i) for i in cand if int(i) not in starts]
@@ -857,6 +861,7 @@ def _eject(
     pool: list[int],
     frozen: set[int],
     deadline: float | None,
+    days: set[int] | None = None,
 ) -> None:
     """Put left-out jobs in where a visit makes way; the visit moves to another day or goes.
 
@@ -865,9 +870,11 @@ def _eject(
     out, puts a left-out job in its place and the visit elsewhere (an ejection chain of
     length two), which is what packs a full day with one more job. Each pass scores every
     (visit, left-out job) pair with numpy, then applies the best moves that touch distinct
-    routes; passes repeat while they gain. Every pass looks at every day again: limiting
-    it to the days the last pass changed cost 2-4M of objective on 50x500 at 30 s (the
-    offers of the other days change with every relocated visit).
+    routes; passes repeat while they gain. Every pass looks at every day of `days` (all
+    when None) again: limiting it to the days the last pass changed cost 2-4M of
+    objective on 50x500 at 30 s (the offers of the other days change with every relocated
+    visit). The solver's recreate steps pass the days around their ruin: a pass over
+    all 50 days took ~0.2 s, most of a round, and a local ruin rarely pays far away.
     """
     problem = b.problem
     base = problem.weights.drop_base
@@ -879,11 +886,20 @@ def _eject(
     for _ in range(EJECT_PASSES):
         if not out or (deadline is not None and time.monotonic() > deadline):
             return
-        owner = {a: v for v, r in enumerate(routes) for a in r.nodes if a not in frozen}
+        owner = {
+            a: v
+            for v, r in enumerate(routes)
+            if days is None or v in days
+            for a in r.nodes
+            if a not in frozen
+        }
         movable = np.array(sorted(owner), dtype=np.int64)
         if not len(movable):
             return
-        free = [not r.dead and len(r.nodes) < b.max_jobs[r.vi] for r in routes]
+        free = [
+            not r.dead and len(r.nodes) < b.max_jobs[r.vi] and (days is None or v in days)
+            for v, r in enumerate(routes)
+        ]
         # Where each visit would go on another day, at what cost (its own day excluded).
         reloc = np.full(len(movable), np.inf)
         reloc_to = np.full(len(movable), -1, dtype=np.int64)
@@ -1000,14 +1016,54 @@ def _append(b: _Builder, route: _Route, node: int) -> bool:
     if route.load + b.demand[node] > b.capacity[route.vi]:
         return False
     last = len(route.nodes)
+    # Of the ways to split the pending pauses around the new visit, the one that ends it
+    # earliest; on a tie, the one taking the most pauses before it. A pause that fits in a
+    # wait costs nothing now, and left pending it may push every later visit: deferring
+    # the lunch break by default lost the last visit of ~1 day in 8 at 1,000 jobs.
+    best: tuple[int, int] | None = None
     for split in range(len(route.chains[last]) + 1):
         if route.insert(node, last, split):
             if route.work <= b.max_work[route.vi]:
-                return True
+                end = route.starts[last + 1] + b.service[node]
+                if best is None or end <= best[0]:
+                    best = (end, split)
             route.nodes.pop()
             route.chains[last] += route.chains.pop()
             route.slots = route._refresh_or_fail()
-    return False
+    if best is not None:
+        return route.insert(node, last, best[1])
+    return _repack(b, route, node)
+
+
+def _repack(b: _Builder, route: _Route, node: int) -> bool:
+    """Append `node` with every pause of the day placed anew, if some placement fits.
+
+    The pauses placed for the visits so far were chosen without the ones to come: a
+    lunch break after a visit that ends at 13:00 can cost the visit at 15:00 its window,
+    where the same break in a wait before 12:00 would not. Tries every gap for every
+    pause (in their fixed order, ~10-70 schedules) and keeps the earliest day's end; only
+    called when the plain append fails.
+    """
+    saved = _save(route)
+    order = [i for chain in route.chains for i in chain]
+    route.nodes.append(node)
+    gaps = len(route.nodes) + 1
+    best: tuple[int, tuple[int, ...]] | None = None
+    for where in itertools.combinations_with_replacement(range(gaps), len(order)):
+        route.chains = [[] for _ in range(gaps)]
+        for i, g in zip(order, where, strict=True):
+            route.chains[g].append(i)
+        if route.refresh() is not None and route.work <= b.max_work[route.vi]:
+            if best is None or route.end < best[0]:
+                best = (route.end, where)
+    if best is None:
+        _restore(route, saved)
+        return False
+    route.chains = [[] for _ in range(gaps)]
+    for i, g in zip(order, best[1], strict=True):
+        route.chains[g].append(i)
+    route.slots = route._refresh_or_fail()
+    return True
 
 
 def _move_costs(

@@ -6,9 +6,9 @@ multi-day splitting fall out of the model; the time dimension runs on one absolu
 
 Field problems (SolveOptions.construction "auto"/"regret") start from our own regret
 insertion (dispatch/construct.py), improve it on a "fast" copy of the model without soft
-time bounds (iterated local search: OR-Tools' unchecked descent, our ruin and recreate
-with ejection of visits that make way for jobs left out, a few recreates per descent),
-read the result into the full model and polish it there briefly. The distance objective
+time bounds (iterated local search: our ruin and recreate with ejection of visits that
+make way for jobs left out, then OR-Tools' unchecked descent on the region the round
+changed), read the result into the full model and polish it there briefly. The distance objective
 (Solomon) keeps OR-Tools' own construction and iterated local search, which do better
 there. A budget too short for OR-Tools returns the constructed plan itself.
 """
@@ -16,10 +16,11 @@ there. A budget too short for OR-Tools returns the constructed plan itself.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -77,10 +78,25 @@ STRING_MAX = 5
 # 50x500, 3 runs each of seeds 7 and 8 at VROOM's time: travel -1.7 h and -2.6 h on
 # average, objective -0.5M.
 SLA_CAP_SLACK_S = 1800
-# Ruin-and-recreate steps (ours, ~0.1 s at 500 jobs) between two descents of the fast
-# model (OR-Tools, 0.3-2 s at 500 jobs, ~3 s at 1,000). A fixed count, not one from
-# measured times, so a seed's sequence of moves does not depend on the machine's load.
-INNER_STEPS = 4
+# A round of our iterated local search on the fast model: ruin and recreate (ours, with
+# ejection on the days around the ruin only, ~70 ms at 500 jobs where all 50 days took
+# ~0.2 s), INNER_STEPS more kept by threshold, then an OR-Tools descent on a region: the
+# days the round changed, the days nearest them up to REGION_DAYS in all, and the
+# REGION_OUTSIDE jobs left out nearest them (~30 ms; the whole plan takes 1-3 s at 500
+# jobs and ~14 s at 1,000, mostly proving that far-away days cannot improve). Only the
+# first descent, from the construction, covers the whole plan: a whole one every 20 or
+# 40 rounds did no better and, at 1,000 jobs, cost a quarter of a 60 s budget each.
+# Counts, not measured times, so a seed's sequence of moves does not depend on the load.
+# 50x500, seeds 7 and 8, 4 runs each at 30 s, summed objective: 152.6M before regions
+# (4 recreates and a whole descent per round, ~25 rounds); 151.8M with them (~110 rounds).
+INNER_STEPS = 1
+REGION_DAYS = 10
+REGION_OUTSIDE = 30
+# The rounds walk from a reference plan that a worse result replaces with the annealing
+# probability, at a temperature falling from OUTER_T times the model's (_temperature) to
+# a hundredth of that over the budget; the best plan is kept apart. Improvements only:
+# 151.8M; factor 1 or 5: 150.3M; 20: 149.5M (the same runs as above).
+OUTER_T = 20.0
 # Building the full model and reading a plan into it, per node, with room to spare; and
 # the construction (1,000 jobs: ~1 s on a loaded machine).
 OR_TOOLS_S_PER_NODE = 0.0025
@@ -124,6 +140,8 @@ class _Model:
     eligible_leads: dict[int, tuple[int, ...]]
     # Matrices as nested lists for OR-Tools, converted once per model (see _lists).
     lists: dict[str, list[list[int]]] = field(default_factory=dict)
+    # A region's model (_region) prices workload balance against the whole plan's share.
+    fair_work: int | None = None
 
 
 def validate(problem: Problem) -> None:
@@ -660,87 +678,64 @@ def _improve_fast(
     """Iterated local search from the constructed routes on the fast model, until `until`.
 
     OR-Tools' unchecked local search (filters only, no propagation) makes many more moves
-    per second but stops at the first local optimum (~4 s at 500 jobs) and cannot start
-    from a perturbed plan by itself; so the loop is ours: ruin the jobs around a random
-    visit, re-insert with the construction, descend again, keep the better plan. The
-    result is checked when it is read into the full model.
+    per second but stops at the first local optimum and cannot start from a perturbed plan
+    by itself; so the loop is ours: ruin the jobs around a random visit, re-insert with
+    the construction, descend on the region that changed (_region, _sub_model), accept
+    by annealing. Every plan is priced by _Estimate, the fast model's objective in numpy.
+    The result is checked when it is read into the full model.
     """
     caps = _sla_caps(model, built.starts) if options.objective != "distance" else {}
     fast = _routing_model(
         model, options, defer_coupled=True, fast=True, sla_caps=caps, fixed=built.fixed
     )
-    routing, manager = fast.routing, fast.manager
     params = _search_parameters(options, len(model.nodes), iterated=True, temperature=temperature)
-    routing.CloseModelWithParameters(params)
+    fast.routing.CloseModelWithParameters(params)
+    coupled = skip | set(built.fixed)
+    cost_mat = _cost_matrix(model, options)
+    price = _Estimate(model, options, cost_mat)
 
-    def descend(routes: list[list[int]]) -> tuple[list[list[int]], int | None] | None:
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            return None
-        # Next values are all unchecked search needs; ReadAssignmentFromRoutes would also
-        # fix every time and break by a search of its own (18 s at 1,000 jobs, no LP).
-        start = routing.solver().Assignment()
-        nexts: dict[int, int] = {}
-        owner: dict[int, int] = {}
-        for vi, route in enumerate(routes):
-            seq = [routing.Start(vi), *(manager.NodeToIndex(ni) for ni in route), routing.End(vi)]
-            nexts.update(zip(seq, seq[1:], strict=False))
-            owner.update((index, vi) for index in seq)
-        for index in range(routing.Size()):
-            var = routing.NextVar(index)
-            start.Add(var)
-            start.SetValue(var, nexts.get(index, index))
-        # Vehicle-dependent costs (the stability term) make the operators read these too.
-        for index in range(routing.Size() + routing.vehicles()):
-            var = routing.VehicleVar(index)
-            start.Add(var)
-            start.SetValue(var, owner.get(index, -1))
-        start.AddObjective(routing.CostVar())
-        params.time_limit.FromMilliseconds(max(1, int(remaining * 1000)))
-        better = routing.FastSolveFromAssignmentWithParameters(start, params, False)
-        if better is None:
-            return None
-        # Only the order is taken (times are the full model's business), and nothing of a
-        # crew or multi-day job the construction did not place.
-        out = [
-            [ni for ni in map(manager.IndexToNode, _route_indexes(routing, better, vi))]
-            for vi in range(len(model.vehicles))
-        ]
-        out = [[ni for ni in r if ni not in skip] for r in out]
-        # A placed group comes back whole or not at all (the full model drops it then).
+    def settle(routes: list[list[int]]) -> list[list[int]]:
+        # Nothing of a crew or multi-day job the construction did not place, and a placed
+        # group whole or not at all (the full model drops it then).
+        out = [[ni for ni in r if ni not in skip] for r in routes]
         present = {ni for r in out for ni in r}
         broken = {model.nodes[ni].job for ni in built.fixed if ni not in present}
-        out = [[ni for ni in r if model.nodes[ni].job not in broken] for r in out]
-        if time.monotonic() >= until - 0.005:
-            # Cut short by the time limit, the unchecked search returns its last accepted
-            # routes, which are sound, but no objective (100x1000: INT64_MIN or ~1.1e12
-            # where ~1.2e8 was right; the minimum replaced the best plan). The caller
-            # prices them itself.
-            return out, None
-        return out, int(better.ObjectiveValue())
+        return [[ni for ni in r if model.nodes[ni].job not in broken] for r in out]
 
-    found = descend(built.routes)
+    def whole(routes: list[list[int]]) -> list[list[int]] | None:
+        found = _descend(fast, params, routes, until)
+        return None if found is None else settle(found)
+
+    def local(routes: list[list[int]], changed: list[int]) -> list[list[int]] | None:
+        present = {ni for r in routes for ni in r}
+        outside = [ni for ni in range(len(model.nodes)) if ni not in present and ni not in coupled]
+        days, members = _region(model, routes, changed, outside)
+        sub = _sub_model(model, days, members)
+        pos = {ni: k for k, ni in enumerate(members)}
+        day = {vi: k for k, vi in enumerate(days)}
+        region = _routing_model(
+            sub,
+            options,
+            defer_coupled=True,
+            fast=True,
+            sla_caps={pos[ni]: at for ni, at in caps.items() if ni in pos},
+            fixed={pos[ni]: (day[vi], at) for ni, (vi, at) in built.fixed.items() if ni in pos},
+        )
+        region.routing.CloseModelWithParameters(params)
+        found = _descend(region, params, [[pos[ni] for ni in routes[vi]] for vi in days], until)
+        if found is None:
+            return None
+        out = list(routes)
+        for k, vi in enumerate(days):
+            out[vi] = [members[x] for x in found[k]]
+        return settle(out)
+
+    found = whole(built.routes)
     if found is None:
         return None
     rng = random.Random(options.seed)
-    coupled = skip | set(built.fixed)
-    cost_mat = _cost_matrix(model, options)
-    field_objective = options.objective != "distance"
-    drop = np.array(
-        [
-            drop_penalty(model.problem.jobs[node.job], model.problem.weights.drop_base)
-            if field_objective
-            else BIG
-            for node in model.nodes
-        ],
-        dtype=np.float64,
-    )
-    best, first_cost = found
-    # A first descent cut by the limit leaves no time for more rounds; the estimate is
-    # only for the log.
-    best_cost = (
-        first_cost if first_cost is not None else int(_estimate(model, cost_mat, drop, best))
-    )
+    best = found
+    best_cost = price(best)
 
     def recreate(routes: list[list[int]]) -> list[list[int]]:
         present = {ni for r in routes for ni in r}
@@ -748,64 +743,209 @@ def _improve_fast(
         outside = [ni for ni in range(len(model.nodes)) if ni not in present and ni not in coupled]
         ruined, extra = _ruin(model, routes, rng, set(keep), outside)
         gone = present - {ni for r in ruined for ni in r}
+        hit = [vi for vi, (a, b) in enumerate(zip(ruined, routes, strict=True)) if a != b]
+        eject: bool | list[int] = _region(model, ruined, hit, [])[0] if hit else True
         return construct(
             model.problem,
             model.nodes,
             model.vehicles,
             model.durations,
             cost_mat,
-            field=field_objective,
+            field=options.objective != "distance",
             skip=coupled,
             initial=ruined,
             keep=keep,
             latest=caps,
             only=gone | set(extra),
             deadline=until,
-            eject=True,
+            eject=eject,
         ).routes
 
     rounds = inner = 0
+    ref, ref_cost = best, best_cost
+    began = time.monotonic()
     while time.monotonic() < until - 0.05:
         # Ruin and recreate is ours and cheap; the descent costs as much as several of
         # them. So between descents, recreate a few times and keep what our estimate (the
-        # fast model's objective: travel and drops) says is better, or nearly as good.
-        current = recreate(best)
-        current_cost = _estimate(model, cost_mat, drop, current)
+        # fast model's objective) says is better, or nearly as good.
+        current = recreate(ref)
+        current_cost = price(current)
         for _ in range(INNER_STEPS):
             if time.monotonic() > until - 0.05:
                 break
             trial = recreate(current)
-            trial_cost = _estimate(model, cost_mat, drop, trial)
+            trial_cost = price(trial)
             inner += 1
             if trial_cost < current_cost + temperature * rng.random():
                 current, current_cost = trial, trial_cost
         rounds += 1
-        found = descend(current)
-        if found is None:
+        changed = [vi for vi, (a, b) in enumerate(zip(current, ref, strict=True)) if a != b]
+        descended = local(current, changed) if changed else current
+        if descended is None:
             continue
-        routes, cost = found
-        if cost is None:
-            # The last descent, cut by the limit: compare both plans by our own estimate.
-            if _estimate(model, cost_mat, drop, routes) < _estimate(model, cost_mat, drop, best):
-                best = routes
-        elif cost < best_cost:
-            best, best_cost = routes, cost
-    log.debug("fast model: %d descents, %d more recreates, cost %d", rounds, inner, best_cost)
+        # Always our own price: OR-Tools' objective is meaningless for a descent its time
+        # limit cut short (INT64_MIN was seen at 1,000 jobs), and a region's covers part.
+        cost = price(descended)
+        if cost < best_cost:
+            best, best_cost = descended, cost
+        frac = min(1.0, (time.monotonic() - began) / max(1e-3, until - began))
+        heat = OUTER_T * temperature * 0.01**frac
+        if cost < ref_cost - heat * math.log(max(1e-12, rng.random())):
+            ref, ref_cost = descended, cost
+    log.debug("fast model: %d rounds, %d more recreates, cost %d", rounds, inner, best_cost)
     return best
 
 
-def _estimate(model: _Model, cost: np.ndarray, drop: np.ndarray, routes: list[list[int]]) -> float:
-    """The fast model's objective of some routes, roughly: arc costs plus drop penalties."""
-    n, n_veh = len(model.nodes), len(model.vehicles)
-    total = 0.0
-    placed = np.zeros(n, dtype=bool)
+def _descend(
+    fast: _Routing, params: Any, routes: list[list[int]], until: float
+) -> list[list[int]] | None:
+    """OR-Tools' unchecked descent of a fast model from `routes`; the order of the result.
+
+    Cut short by the time limit, it returns its last accepted routes, which are sound,
+    but a meaningless objective (INT64_MIN was seen at 1,000 jobs): callers price the
+    routes with _Estimate and never read the assignment's objective.
+    """
+    routing, manager = fast.routing, fast.manager
+    remaining = until - time.monotonic()
+    if remaining <= 0:
+        return None
+    # Next values are all unchecked search needs; ReadAssignmentFromRoutes would also fix
+    # every time and break by a search of its own (18 s at 1,000 jobs, no LP).
+    start = routing.solver().Assignment()
+    nexts: dict[int, int] = {}
+    owner: dict[int, int] = {}
     for vi, route in enumerate(routes):
-        if not route:
-            continue
-        seq = np.array([n + vi, *route, n + n_veh + vi], dtype=np.int64)
-        total += float(cost[seq[:-1], seq[1:]].sum())
-        placed[route] = True
-    return total + float(drop[~placed].sum())
+        seq = [routing.Start(vi), *(manager.NodeToIndex(ni) for ni in route), routing.End(vi)]
+        nexts.update(zip(seq, seq[1:], strict=False))
+        owner.update((index, vi) for index in seq)
+    for index in range(routing.Size()):
+        var = routing.NextVar(index)
+        start.Add(var)
+        start.SetValue(var, nexts.get(index, index))
+    # Vehicle-dependent costs (the stability term) make the operators read these too.
+    for index in range(routing.Size() + routing.vehicles()):
+        var = routing.VehicleVar(index)
+        start.Add(var)
+        start.SetValue(var, owner.get(index, -1))
+    start.AddObjective(routing.CostVar())
+    params.time_limit.FromMilliseconds(max(1, int(remaining * 1000)))
+    better = routing.FastSolveFromAssignmentWithParameters(start, params, False)
+    if better is None:
+        return None
+    # Only the order is taken: times are the full model's business.
+    return [
+        [manager.IndexToNode(i) for i in _route_indexes(routing, better, vi)]
+        for vi in range(len(routes))
+    ]
+
+
+def _region(
+    model: _Model, routes: list[list[int]], changed: list[int], outside: list[int]
+) -> tuple[list[int], list[int]]:
+    """The days a round changed and the days nearest them; their visits and nearby jobs.
+
+    Returns vehicle indexes (at most REGION_DAYS) and node indexes: the visits of those
+    days, then the REGION_OUTSIDE jobs left out nearest them that one of the days may take.
+    """
+    days = changed[:REGION_DAYS]
+    core = [ni for vi in days for ni in routes[vi]]
+    taken = set(days)
+    if core and len(days) < REGION_DAYS:
+        owner = [(ni, vi) for vi, r in enumerate(routes) if vi not in taken for ni in r]
+        if owner:
+            others = np.array([ni for ni, _ in owner], dtype=np.int64)
+            near = model.durations[np.ix_(others, np.array(core, dtype=np.int64))].min(axis=1)
+            for k in np.argsort(near, kind="stable"):
+                vi = owner[int(k)][1]
+                if vi not in taken:
+                    taken.add(vi)
+                    days.append(vi)
+                    if len(days) >= REGION_DAYS:
+                        break
+    members = [ni for vi in days for ni in routes[vi]]
+    able = [ni for ni in outside if not taken.isdisjoint(model.nodes[ni].allowed)]
+    if able and members:
+        cand = np.array(able, dtype=np.int64)
+        near = model.durations[np.ix_(cand, np.array(members, dtype=np.int64))].min(axis=1)
+        members += cand[np.argsort(near, kind="stable")[:REGION_OUTSIDE]].tolist()
+    return days, members
+
+
+def _sub_model(model: _Model, days: list[int], members: list[int]) -> _Model:
+    """The model restricted to some vehicles and nodes, renumbered in the given order."""
+    index = {vi: k for k, vi in enumerate(days)}
+    n, n_veh = len(model.nodes), len(model.vehicles)
+    nodes = [
+        replace(model.nodes[ni], allowed=[index[v] for v in model.nodes[ni].allowed if v in index])
+        for ni in members
+    ]
+    keep = np.array(
+        [*members, *(n + vi for vi in days), *(n + n_veh + vi for vi in days)], dtype=np.int64
+    )
+    grid = np.ix_(keep, keep)
+    return _Model(
+        model.problem,
+        nodes,
+        [model.vehicles[vi] for vi in days],
+        model.durations[grid],
+        model.distances[grid],
+        [],
+        {},
+        fair_work=_fair_work(model),
+    )
+
+
+class _Estimate:
+    """The fast model's objective of some routes: arcs, drops, balance and stability."""
+
+    def __init__(self, model: _Model, options: SolveOptions, cost: np.ndarray) -> None:
+        self.model, self.cost = model, cost
+        n, n_veh = len(model.nodes), len(model.vehicles)
+        problem, w = model.problem, model.problem.weights
+        field_objective = options.objective != "distance"
+        self.drop = np.array(
+            [
+                drop_penalty(problem.jobs[node.job], w.drop_base) if field_objective else BIG
+                for node in model.nodes
+            ],
+            dtype=np.float64,
+        )
+        # Work per arc is the time dimension's transit: the drive plus the service it ends.
+        service = np.zeros(n + 2 * n_veh, dtype=np.int64)
+        service[:n] = [node.duration for node in model.nodes]
+        self.work = model.durations + service[:, None]
+        self.balance = w.balance_per_s if field_objective and n_veh > 1 else 0
+        self.fair = _fair_work(model)
+        self.moved: np.ndarray | None = None
+        current = [problem.jobs[node.job].current_technician for node in model.nodes]
+        if any(current):
+            techs = problem.technicians
+            self.moved = np.zeros((n_veh, n), dtype=np.float64)
+            for vi, veh in enumerate(model.vehicles):
+                me = techs[veh.tech].id
+                for ni, node in enumerate(model.nodes):
+                    owner = current[ni]
+                    if node.role == "lead" and owner is not None and owner != me:
+                        dispatched = problem.jobs[node.job].dispatched
+                        self.moved[vi, ni] = w.move_dispatched if dispatched else w.move_planned
+
+    def __call__(self, routes: list[list[int]]) -> float:
+        """The objective of `routes`, one node list per vehicle."""
+        n, n_veh = len(self.model.nodes), len(self.model.vehicles)
+        total = 0.0
+        placed = np.zeros(n, dtype=bool)
+        for vi, route in enumerate(routes):
+            if not route:
+                continue
+            seq = np.array([n + vi, *route, n + n_veh + vi], dtype=np.int64)
+            total += float(self.cost[seq[:-1], seq[1:]].sum())
+            if self.balance:
+                work = int(self.work[seq[:-1], seq[1:]].sum())
+                total += self.balance * max(0, work - self.fair)
+            if self.moved is not None:
+                total += float(self.moved[vi, route].sum())
+            placed[route] = True
+        return total + float(self.drop[~placed].sum())
 
 
 def _ruin(
@@ -1049,17 +1189,27 @@ def _add_capacities(
         caps = [techs[v.tech].max_jobs_per_day or BIG for v in vehicles]
         routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "jobs")
     w = model.problem.weights
-    balance = options.objective != "distance" and w.balance_per_s > 0 and len(vehicles) > 1
+    balance = (
+        options.objective != "distance"
+        and w.balance_per_s > 0
+        and (len(vehicles) > 1 or model.fair_work is not None)
+    )
     if balance or any(techs[v.tech].max_work_s_per_day is not None for v in vehicles):
         # Work is drive plus service, the time dimension's own transit: same callback.
         caps = [techs[v.tech].max_work_s_per_day or BIG for v in vehicles]
         routing.AddDimensionWithVehicleCapacity(transit_cb, 0, caps, True, "work")
         if balance:
             work = routing.GetDimensionOrDie("work")
-            total = sum(n.duration for n in model.nodes)
-            fair = total // len(vehicles)
+            fair = _fair_work(model)
             for vi in range(len(vehicles)):
                 work.SetCumulVarSoftUpperBound(routing.End(vi), fair, w.balance_per_s)
+
+
+def _fair_work(model: _Model) -> int:
+    """Each day's fair share of all the work; past it, the balance weight applies."""
+    if model.fair_work is not None:
+        return model.fair_work
+    return sum(n.duration for n in model.nodes) // max(1, len(model.vehicles))
 
 
 def _add_breaks(

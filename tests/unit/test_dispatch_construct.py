@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -355,3 +356,102 @@ def test_in_day_reoptimisation_keeps_a_busy_technician_usable() -> None:
     problem = Problem(jobs, (tech,), now_s=11 * H)
     plan = solve(problem, TRAVEL, SolveOptions(time_limit_s=2, seed=1, warm_start=True))
     assert {v.job_id for r in plan.routes for v in r.visits} == {"j0", "j1"}
+
+
+def _singles_with_owners(seed: int) -> Problem:
+    """random_problem without crews, some jobs already planned for someone (stability)."""
+    problem = random_problem(300 + seed)
+    rng = random.Random(seed)
+    jobs = tuple(
+        dataclasses.replace(
+            j,
+            crew_size=1,
+            current_technician=f"t{rng.randrange(5)}" if rng.random() < 0.3 else None,
+            dispatched=rng.random() < 0.5,
+        )
+        for j in problem.jobs
+    )
+    return dataclasses.replace(problem, jobs=jobs)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_our_estimate_is_the_fast_models_objective(seed: int) -> None:
+    # Every round of the search is judged by _Estimate, never by OR-Tools; the two must
+    # agree on travel, drops, workload balance and the cost of moving a planned job.
+    from dispatch.solver import _Estimate, _indexes, _routing_model, _sla_caps
+
+    problem = _singles_with_owners(seed)
+    model = _build(problem, TRAVEL)
+    options = SolveOptions()
+    costs = _cost_matrix(model, options)
+    built = construct(problem, model.nodes, model.vehicles, model.durations, costs)
+    fast = _routing_model(
+        model, options, defer_coupled=True, fast=True, sla_caps=_sla_caps(model, built.starts)
+    )
+    read = fast.routing.ReadAssignmentFromRoutes(_indexes(fast.manager, built.routes), True)
+    assert read is not None
+    assert _Estimate(model, options, costs)(built.routes) == read.ObjectiveValue()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_regions_objective_changes_as_the_whole_plans_does(seed: int) -> None:
+    # A region's descent is accepted by the whole plan's price; the region model must see
+    # the same differences (balance against the whole plan's fair share included).
+    from dispatch.solver import _Estimate, _region, _sub_model
+
+    problem = _singles_with_owners(seed)
+    model = _build(problem, TRAVEL)
+    options = SolveOptions()
+    costs = _cost_matrix(model, options)
+    routes = construct(problem, model.nodes, model.vehicles, model.durations, costs).routes
+    placed = {ni for r in routes for ni in r}
+    outside = [ni for ni in range(len(model.nodes)) if ni not in placed]
+    changed = [vi for vi, r in enumerate(routes) if r][:2]
+    days, members = _region(model, routes, changed, outside)
+    assert days[:2] == changed and len(set(days)) == len(days)
+    assert {ni for vi in days for ni in routes[vi]} <= set(members)
+    sub = _sub_model(model, days, members)
+    for k, ni in enumerate(members):
+        assert [days[v] for v in sub.nodes[k].allowed] == [
+            v for v in model.nodes[ni].allowed if v in days
+        ]
+    # Some other plan of the region: every day reversed, and one left-out job added where
+    # it may go (feasibility is not the point here, only the price).
+    other = [list(reversed(routes[vi])) for vi in days]
+    for ni in members:
+        if ni not in placed:
+            first = next((k for k, vi in enumerate(days) if vi in model.nodes[ni].allowed), None)
+            if first is not None:
+                other[first].append(ni)
+                break
+    whole_after = list(routes)
+    for k, vi in enumerate(days):
+        whole_after[vi] = other[k]
+    pos = {ni: k for k, ni in enumerate(members)}
+    full_price = _Estimate(model, options, costs)
+    sub_price = _Estimate(sub, options, _cost_matrix(sub, options))
+    sub_before = sub_price([[pos[ni] for ni in routes[vi]] for vi in days])
+    sub_after = sub_price([[pos[ni] for ni in r] for r in other])
+    assert full_price(whole_after) - full_price(routes) == pytest.approx(sub_after - sub_before)
+
+
+def test_a_kept_day_takes_lunch_in_an_early_wait_when_later_windows_need_it() -> None:
+    # All at one place (no driving). J1 ends 11:30, J2 may start at 11:40: lunch (30 min,
+    # from 11:30) taken in that wait delays J2 by 20 min, taken after J2 by 30 min, and
+    # J4 must start by 14:00. Lunch deferred kept J4 out of a day that holds all four.
+    lunch = Break(11 * H + 1800, 13 * H + 1800, 1800)
+    jobs = (
+        Job("J1", at(0, 0), 1800, windows=(TimeWindow(11 * H, 11 * H),)),
+        Job("J2", at(0, 0), 3600, windows=(TimeWindow(11 * H + 2400, 16 * H),)),
+        Job("J3", at(0, 0), 3600),
+        Job("J4", at(0, 0), 1800, windows=(TimeWindow(13 * H, 14 * H),)),
+    )
+    tech = Technician("t", at(0, 0), shifts=(Shift(8 * H, 17 * H, breaks=(lunch,)),))
+    problem = Problem(jobs, (tech,))
+    model = _build(problem, TRAVEL)
+    costs = _cost_matrix(model, SolveOptions())
+    args = (problem, model.nodes, model.vehicles, model.durations, costs)
+    built = construct(*args, initial=[[0, 1, 2, 3]], only=())
+    assert built.routes == [[0, 1, 2, 3]]
+    assert list(built.pauses[0]) == [(11 * H + 1800, 12 * H)]
+    assert [built.starts[ni] for ni in range(4)] == [11 * H, 12 * H, 13 * H, 14 * H]
