@@ -407,3 +407,35 @@ def test_insertion_keeps_locked_visits_at_their_locked_time() -> None:
     too_long = insertion_options(Job("y", at(1, 0), 2 * H), [route], TRAVEL, now_s=13 * H)
     # Two hours from 13:00 cannot fit before the locked 14:00 visit; after it, they do.
     assert too_long and too_long[0].start >= 14 * H + 1800
+
+
+@pytest.mark.parametrize("kind", ["crew", "locked"])
+def test_emergency_insertion_never_pushes_a_crew_or_locked_visit(kind: str) -> None:
+    # a's day: a1 at 09:00, then x at 10:00 that starts together with a crew partner on
+    # another day (or at a locked time). An urgent job fits before x only by pushing it.
+    crew = {"crew_size": 2} if kind == "crew" else {"locked_start_s": 10 * H}
+    x = Job("x", at(1, 0), 3600, **crew)  # type: ignore[arg-type]
+    a1 = Job("a1", at(0.5, 0), 3000)
+    routes = [
+        DayRoute(
+            tech("a", skills={}), day(), (Stop(a1, 9 * H, 9 * H + 3000), Stop(x, 10 * H, 11 * H))
+        )
+    ]
+    urgent = Job("u", at(0.7, 0), 1800, priority="urgent")
+    options = insertion_options(urgent, routes, TRAVEL, now_s=9 * H)
+    assert options, "after x there is room all afternoon"
+    for o in options:
+        assert "x" not in dict(o.pushed)
+        assert o.start >= 11 * H  # before x it would push x
+    # The same day with x an ordinary visit does offer the earlier, pushing slot.
+    plain = [
+        DayRoute(
+            routes[0].technician,
+            day(),
+            (routes[0].stops[0], Stop(Job("x", at(1, 0), 3600), 10 * H, 11 * H)),
+        )
+    ]
+    assert any(
+        "x" in dict(o.pushed)
+        for o in insertion_options(urgent, plain, TRAVEL, now_s=9 * H, limit=50)
+    )
