@@ -88,10 +88,10 @@ SLA_CAP_SLACK_S = 1800
 # 40 rounds did no better and, at 1,000 jobs, cost a quarter of a 60 s budget each.
 # Counts, not measured times, so a seed's sequence of moves does not depend on the load.
 # 50x500, seeds 7 and 8, 4 runs each at 30 s, summed objective: 152.6M before regions
-# (4 recreates and a whole descent per round, ~25 rounds); 151.8M with them (~110 rounds);
+# (4 recreates and a whole descent per round, ~25 rounds); 151.8M with them (~140 rounds);
 # 150.4M with the annealing below and kept routes that keep their visits (construct.py,
 # _repack). 100x1000 at 60 s, 2 runs: 125.8M before, 121.5M now (5 whole descents then,
-# ~150 rounds now).
+# ~100 rounds now).
 INNER_STEPS = 1
 REGION_DAYS = 10
 REGION_OUTSIDE = 30
