@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Any
 
 import pytest
 
@@ -374,17 +375,27 @@ def _singles_with_owners(seed: int) -> Problem:
     return dataclasses.replace(problem, jobs=jobs)
 
 
+def _constructed_singles(seed: int) -> tuple[Any, SolveOptions, Any, Construction]:
+    """The solver's model of _singles_with_owners(seed), its arc costs and a construction."""
+    problem = _singles_with_owners(seed)
+    model = _build(problem, TRAVEL)
+    options = SolveOptions()
+    costs = _cost_matrix(model, options)
+    return (
+        model,
+        options,
+        costs,
+        construct(problem, model.nodes, model.vehicles, model.durations, costs),
+    )
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_our_estimate_is_the_fast_models_objective(seed: int) -> None:
     # Every round of the search is judged by _Estimate, never by OR-Tools; the two must
     # agree on travel, drops, workload balance and the cost of moving a planned job.
     from dispatch.solver import _Estimate, _indexes, _routing_model, _sla_caps
 
-    problem = _singles_with_owners(seed)
-    model = _build(problem, TRAVEL)
-    options = SolveOptions()
-    costs = _cost_matrix(model, options)
-    built = construct(problem, model.nodes, model.vehicles, model.durations, costs)
+    model, options, costs, built = _constructed_singles(seed)
     fast = _routing_model(
         model, options, defer_coupled=True, fast=True, sla_caps=_sla_caps(model, built.starts)
     )
@@ -399,11 +410,8 @@ def test_a_regions_objective_changes_as_the_whole_plans_does(seed: int) -> None:
     # the same differences (balance against the whole plan's fair share included).
     from dispatch.solver import _Estimate, _region, _sub_model
 
-    problem = _singles_with_owners(seed)
-    model = _build(problem, TRAVEL)
-    options = SolveOptions()
-    costs = _cost_matrix(model, options)
-    routes = construct(problem, model.nodes, model.vehicles, model.durations, costs).routes
+    model, options, costs, built = _constructed_singles(seed)
+    routes = built.routes
     placed = {ni for r in routes for ni in r}
     outside = [ni for ni in range(len(model.nodes)) if ni not in placed]
     changed = [vi for vi, r in enumerate(routes) if r][:2]
