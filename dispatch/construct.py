@@ -19,6 +19,7 @@ visits that move to another day or, when worth less, go out (see _eject).
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ CREW_TRIES = 12
 MANDATORY = 2**40
 # Rounds of ejection moves after an insertion (each scores every visit x left-out job).
 EJECT_PASSES = 4
+# Schedules _repack may try for one append (a refresh each, ~0.2 ms): one lunch break over
+# ten visits is 12, two pauses 78; a day full of bookings is left as it is.
+REPACK_MAX = 200
 
 
 class NodeLike(Protocol):
@@ -1042,12 +1046,15 @@ def _repack(b: _Builder, route: _Route, node: int) -> bool:
     lunch break after a visit that ends at 13:00 can cost the visit at 15:00 its window,
     where the same break in a wait before 12:00 would not. Tries every gap for every
     pause (in their fixed order, ~10-70 schedules) and keeps the earliest day's end; only
-    called when the plain append fails.
+    called when the plain append fails, and not for days with so many pauses (bookings)
+    that the schedules to try exceed REPACK_MAX.
     """
-    saved = _save(route)
     order = [i for chain in route.chains for i in chain]
+    gaps = len(route.nodes) + 2
+    if math.comb(gaps + len(order) - 1, len(order)) > REPACK_MAX:
+        return False
+    saved = _save(route)
     route.nodes.append(node)
-    gaps = len(route.nodes) + 1
     best: tuple[int, tuple[int, ...]] | None = None
     for where in itertools.combinations_with_replacement(range(gaps), len(order)):
         route.chains = [[] for _ in range(gaps)]
