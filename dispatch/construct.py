@@ -548,7 +548,7 @@ def construct(
     allowed = np.zeros((m, nv), dtype=bool)
     for r, i in enumerate(cand):
         allowed[r, nodes[i].allowed] = True
-    move = _move_costs(problem, nodes, vehicles, cand) if field else None
+    move = move_costs(problem, nodes, vehicles, cand) if field else None
 
     cost = np.full((m, nv), np.inf)
     slot = np.zeros((m, nv), dtype=np.int64)
@@ -1024,18 +1024,18 @@ def _append(b: _Builder, route: _Route, node: int) -> bool:
     # earliest; on a tie, the one taking the most pauses before it. A pause that fits in a
     # wait costs nothing now, and left pending it may push every later visit: deferring
     # the lunch break by default lost the last visit of ~1 day in 8 at 1,000 jobs.
-    best: tuple[int, int] | None = None
+    saved = _save(route)
+    best: tuple[int, RouteState] | None = None
     for split in range(len(route.chains[last]) + 1):
         if route.insert(node, last, split):
             if route.work <= b.max_work[route.vi]:
                 end = route.starts[last + 1] + b.service[node]
                 if best is None or end <= best[0]:
-                    best = (end, split)
-            route.nodes.pop()
-            route.chains[last] += route.chains.pop()
-            route.slots = route._refresh_or_fail()
+                    best = (end, _save(route))
+            _restore(route, saved)
     if best is not None:
-        return route.insert(node, last, best[1])
+        _restore(route, best[1])
+        return True
     return _repack(b, route, node)
 
 
@@ -1055,25 +1055,21 @@ def _repack(b: _Builder, route: _Route, node: int) -> bool:
         return False
     saved = _save(route)
     route.nodes.append(node)
-    best: tuple[int, tuple[int, ...]] | None = None
+    best: tuple[int, RouteState] | None = None
     for where in itertools.combinations_with_replacement(range(gaps), len(order)):
         route.chains = [[] for _ in range(gaps)]
         for i, g in zip(order, where, strict=True):
             route.chains[g].append(i)
-        if route.refresh() is not None and route.work <= b.max_work[route.vi]:
+        slots = route.refresh()
+        if slots is not None and route.work <= b.max_work[route.vi]:
             if best is None or route.end < best[0]:
-                best = (route.end, where)
-    if best is None:
-        _restore(route, saved)
-        return False
-    route.chains = [[] for _ in range(gaps)]
-    for i, g in zip(order, best[1], strict=True):
-        route.chains[g].append(i)
-    route.slots = route._refresh_or_fail()
-    return True
+                route.slots = slots
+                best = (route.end, _save(route))
+    _restore(route, saved if best is None else best[1])
+    return best is not None
 
 
-def _move_costs(
+def move_costs(
     problem: Problem,
     nodes: Sequence[NodeLike],
     vehicles: Sequence[VehicleLike],

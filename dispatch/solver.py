@@ -30,7 +30,7 @@ from ortools.constraint_solver import (
     routing_heuristic_parameters_pb2,
 )
 
-from dispatch.construct import Construction, construct, drop_penalty
+from dispatch.construct import Construction, construct, drop_penalty, move_costs
 from dispatch.explain import (
     dropped_reason,
     earliest_start,
@@ -278,12 +278,16 @@ def _lists(model: _Model, options: SolveOptions) -> tuple[list[list[int]], list[
     dimension all read the same two.
     """
     if not model.lists:
-        n_total = len(model.nodes) + 2 * len(model.vehicles)
-        service = np.zeros(n_total, dtype=np.int64)
-        service[: len(model.nodes)] = [n.duration for n in model.nodes]
         model.lists["cost"] = _cost_matrix(model, options).tolist()
-        model.lists["transit"] = (model.durations + service[:, None]).tolist()
+        model.lists["transit"] = _transit(model).tolist()
     return model.lists["cost"], model.lists["transit"]
+
+
+def _transit(model: _Model) -> np.ndarray:
+    """The time dimension's transit per arc: the drive plus the service at its tail."""
+    service = np.zeros(len(model.nodes) + 2 * len(model.vehicles), dtype=np.int64)
+    service[: len(model.nodes)] = [n.duration for n in model.nodes]
+    return model.durations + service[:, None]
 
 
 def _routing_model(
@@ -705,10 +709,6 @@ def _improve_fast(
         broken = {model.nodes[ni].job for ni in built.fixed if ni not in present}
         return [[ni for ni in r if model.nodes[ni].job not in broken] for r in out]
 
-    def whole(routes: list[list[int]]) -> list[list[int]] | None:
-        found = _descend(fast, params, routes, until)
-        return None if found is None else settle(found)
-
     def local(routes: list[list[int]], changed: list[int]) -> list[list[int]] | None:
         present = {ni for r in routes for ni in r}
         outside = [ni for ni in range(len(model.nodes)) if ni not in present and ni not in coupled]
@@ -733,11 +733,12 @@ def _improve_fast(
             out[vi] = [members[x] for x in found[k]]
         return settle(out)
 
-    found = whole(built.routes)
+    # The first descent, from the construction, is the only one over the whole plan.
+    found = _descend(fast, params, built.routes, until)
     if found is None:
         return None
     rng = random.Random(options.seed)
-    best = found
+    best = settle(found)
     best_cost = price(best)
 
     def recreate(routes: list[list[int]]) -> list[list[int]]:
@@ -914,23 +915,15 @@ class _Estimate:
             dtype=np.float64,
         )
         # Work per arc is the time dimension's transit: the drive plus the service it ends.
-        service = np.zeros(n + 2 * n_veh, dtype=np.int64)
-        service[:n] = [node.duration for node in model.nodes]
-        self.work = model.durations + service[:, None]
+        self.work = _transit(model)
         self.balance = w.balance_per_s if field_objective and n_veh > 1 else 0
         self.fair = _fair_work(model)
-        self.moved: np.ndarray | None = None
-        current = [problem.jobs[node.job].current_technician for node in model.nodes]
-        if any(current):
-            techs = problem.technicians
-            self.moved = np.zeros((n_veh, n), dtype=np.float64)
-            for vi, veh in enumerate(model.vehicles):
-                me = techs[veh.tech].id
-                for ni, node in enumerate(model.nodes):
-                    owner = current[ni]
-                    if node.role == "lead" and owner is not None and owner != me:
-                        dispatched = problem.jobs[node.job].dispatched
-                        self.moved[vi, ni] = w.move_dispatched if dispatched else w.move_planned
+        # The routing model charges a move on the lead's visit only (_add_stability).
+        moved = move_costs(problem, model.nodes, model.vehicles, np.arange(n, dtype=np.int64))
+        if moved is not None:
+            moved[[node.role != "lead" for node in model.nodes]] = 0.0
+            moved = moved.T
+        self.moved = moved
 
     def __call__(self, routes: list[list[int]]) -> float:
         """The objective of `routes`, one node list per vehicle."""

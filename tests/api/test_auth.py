@@ -123,27 +123,19 @@ def test_production_refuses_default_secret(monkeypatch: Any, database_url: str) 
         create_app({"ENV_NAME": "production", "DATABASE_URL": database_url})
 
 
-def test_admin_manages_users(world: Any) -> None:
-    r = world.admin.post(
+def _create_user(client: Any, email: str, name: str, role: str) -> Any:
+    """POST /users as `client`, with a password long enough to pass."""
+    return client.post(
         "/api/v1/users",
-        json={
-            "email": "New@Example.com",
-            "name": "New",
-            "role": "dispatcher",
-            "password": "a-long-password",
-        },
+        json={"email": email, "name": name, "role": role, "password": "a-long-password"},
     )
+
+
+def test_admin_manages_users(world: Any) -> None:
+    r = _create_user(world.admin, "New@Example.com", "New", "dispatcher")
     assert r.status_code == 201, r.json
     assert r.json["email"] == "new@example.com"
-    dup = world.admin.post(
-        "/api/v1/users",
-        json={
-            "email": "new@example.com",
-            "name": "Dup",
-            "role": "agent",
-            "password": "a-long-password",
-        },
-    )
+    dup = _create_user(world.admin, "new@example.com", "Dup", "agent")
     assert dup.status_code == 409 and dup.json["code"] == "email_taken"
     uid = r.json["id"]
     r = world.admin.patch(f"/api/v1/users/{uid}", json={"role": "agent"})
@@ -205,13 +197,5 @@ def test_service_accounts_are_listed_only_on_request_and_cannot_be_changed(
         f"/api/v1/users/{sla.user_id}", json={"is_active": True, "password": "a-long-password"}
     )
     assert r.status_code == 409 and r.json["code"] == "service_account"
-    r = world.admin.post(
-        "/api/v1/users",
-        json={
-            "email": "sla@elsewhere.service.invalid",
-            "name": "Fake",
-            "role": "admin",
-            "password": "a-long-password",
-        },
-    )
+    r = _create_user(world.admin, "sla@elsewhere.service.invalid", "Fake", "admin")
     assert r.status_code == 422 and r.json["code"] == "reserved_email"
